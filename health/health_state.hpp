@@ -1,0 +1,62 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+
+namespace keel::health {
+
+enum class Health { unknown, healthy, unhealthy };
+
+const char* to_string(Health health);
+
+// Active-check state machine: `healthy_threshold` consecutive passes make a
+// backend healthy, `unhealthy_threshold` consecutive failures make it unhealthy.
+// A backend starts `unknown`; from unknown the first threshold reached wins.
+// A threshold of 0 counts as 1.
+class ThresholdTracker {
+ public:
+  ThresholdTracker(std::uint32_t healthy_threshold, std::uint32_t unhealthy_threshold,
+                   Health initial = Health::unknown);
+
+  // Returns the new state when this result changed it, nullopt otherwise.
+  std::optional<Health> record(bool passed);
+  Health state() const { return state_; }
+
+ private:
+  std::uint32_t healthy_threshold_;
+  std::uint32_t unhealthy_threshold_;
+  Health state_;
+  std::uint32_t consecutive_passes_ = 0;
+  std::uint32_t consecutive_failures_ = 0;
+};
+
+// Passive checks on live traffic: `max_fails` consecutive failures (connect
+// failures, timeouts) eject the backend for `fail_timeout`; a success resets the
+// count. Time is a parameter, so tests need no clock. max_fails == 0 disables.
+// Failures reported while ejected come from requests sent before it: they
+// neither extend the ejection nor count towards the next one, and a success does
+// not end it early. After it expires the count starts from zero. A negative
+// fail_timeout counts as zero.
+class PassiveTracker {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  PassiveTracker(std::uint32_t max_fails, Clock::duration fail_timeout);
+
+  void record_success();
+  // Returns true when this failure ejected the backend.
+  bool record_failure(Clock::time_point now);
+  // Ejected while now < ejected_until().
+  bool is_ejected(Clock::time_point now) const;
+  // The deadline of the latest ejection, kept after it passes; nullopt if never ejected.
+  std::optional<Clock::time_point> ejected_until() const;
+
+ private:
+  std::uint32_t max_fails_;
+  Clock::duration fail_timeout_;
+  std::uint32_t consecutive_failures_ = 0;
+  std::optional<Clock::time_point> ejected_until_;
+};
+
+}  // namespace keel::health
