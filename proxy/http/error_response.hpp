@@ -1,0 +1,16 @@
+#pragma once
+
+#include <boost/beast/http/status.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace keel::http {
+
+// Appends a complete short plain-text error response, e.g. "502 Bad Gateway\n".
+// 503 carries Retry-After; `detail` (optional) is appended to the body line so
+// a client sees why a request was refused.
+void write_error_response(std::string& out, boost::beast::http::status status, bool keep_alive,
+                          std::string_view detail = {});
+
+}  // namespace keel::http

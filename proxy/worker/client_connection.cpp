@@ -1,0 +1,592 @@
+#include "proxy/worker/client_connection.hpp"
+
+#include "proxy/http/error_response.hpp"
+#include "proxy/http/forwarded_headers.hpp"
+#include "proxy/http/head_parser.hpp"
+#include "proxy/http/request_guard.hpp"
+#include "proxy/worker/tunnel.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include <array>
+#include <optional>
+
+namespace keel::worker {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace beast_http = beast::http;
+using tcp = asio::ip::tcp;
+using beast_http::status;
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 16 * 1024;
+constexpr std::uint32_t kMaxResponseHeadBytes = 64 * 1024;
+
+// Why the request body stopped flowing before it was complete.
+enum class UploadError { none, client_gone, too_large, bad_body, upstream_failed };
+
+class ClientConnection final : public Expirable, public ClientHandle {
+ public:
+  ClientConnection(Worker& worker, SharedState& shared, tcp::socket socket, const std::string& scheme)
+      : Expirable(worker.deadlines()),
+        worker_(worker),
+        shared_(shared),
+        socket_(std::move(socket)),
+        scheme_(scheme),
+        upload_done_(socket_.get_executor()) {
+    boost::system::error_code ec;
+    const auto remote = socket_.remote_endpoint(ec);
+    if (!ec) client_ip_ = remote.address().to_string();
+    socket_.set_option(tcp::no_delay(true), ec);
+    request_fields_.reserve(32);
+    response_fields_.reserve(32);
+    worker_.register_client(*this);
+  }
+
+  ~ClientConnection() override {
+    shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+    worker_.client_closed();
+  }
+
+  asio::awaitable<void> serve();
+
+  void close_when_idle() override {
+    if (!busy_) {
+      boost::system::error_code ignored;
+      socket_.cancel(ignored);
+      closing_ = true;
+    }
+  }
+
+ private:
+  enum class HeadOutcome { ready, closed, timeout, too_large, bad, body_too_large };
+
+  // How forwarding one request to one upstream connection ended.
+  enum class Attempt { done, retry_fresh, failed };
+
+  void on_expired() override {
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+  }
+
+  const config::Timeouts& timeouts() const { return worker_.snapshot().timeouts; }
+
+  asio::awaitable<HeadOutcome> read_head(http::RequestParser& parser, std::size_t& head_bytes);
+  asio::awaitable<bool> exchange(http::RequestParser& parser, std::size_t head_bytes);
+  asio::awaitable<Attempt> forward(http::RequestParser& parser, UpstreamConnection& upstream,
+                                   bool& keep_client, bool& keep_upstream);
+  asio::awaitable<void> pump_request_body(http::RequestParser& parser, UpstreamConnection& upstream);
+  asio::awaitable<bool> reply_error(status code, bool keep_alive, std::string_view detail = {});
+  asio::awaitable<bool> write_client(std::string_view data);
+  asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(const BackendState& backend);
+  asio::awaitable<void> wait_upload();
+  asio::awaitable<void> abort_upload(UpstreamConnection& upstream);
+
+  Worker& worker_;
+  SharedState& shared_;
+  tcp::socket socket_;
+  const std::string& scheme_;
+  std::string client_ip_;
+  std::string local_address_;  // "ip:port" the client connected to, once a request lacks Host
+  beast::flat_buffer buffer_;
+  std::vector<http::Field> request_fields_;
+  std::vector<http::Field> response_fields_;
+  std::string head_out_;    // the request head (and any body already read) for the backend
+  std::string out_;         // response bytes for the client
+  std::string upload_out_;  // request body bytes for the backend
+  bool busy_ = false;       // inside an exchange
+  bool websocket_ = false;  // the current request asks for a WebSocket upgrade
+  bool closing_ = false;
+
+  // Request-body upload running beside the response relay.
+  asio::steady_timer upload_done_;
+  bool upload_running_ = false;
+  bool response_started_ = false;
+  UploadError upload_error_ = UploadError::none;
+};
+
+asio::awaitable<void> ClientConnection::serve() {
+  expires_after(timeouts().client_header);  // nginx-style: the first head is timed from accept
+  for (;;) {
+    if (closing_ || worker_.is_shutting_down()) co_return;
+    http::RequestParser parser(request_fields_);
+    const auto& limits = worker_.snapshot().limits;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(limits.max_body_bytes == 0 ? boost::optional<std::uint64_t>()
+                                                 : boost::optional<std::uint64_t>(limits.max_body_bytes));
+    std::size_t head_bytes = 0;
+    switch (co_await read_head(parser, head_bytes)) {
+      case HeadOutcome::ready:
+        break;
+      case HeadOutcome::closed:
+        co_return;
+      case HeadOutcome::timeout:
+        co_await reply_error(status::request_timeout, false);
+        co_return;
+      case HeadOutcome::too_large:
+        co_await reply_error(status::request_header_fields_too_large, false);
+        co_return;
+      case HeadOutcome::body_too_large:
+        co_await reply_error(status::payload_too_large, false);
+        co_return;
+      case HeadOutcome::bad:
+        co_await reply_error(status::bad_request, false, "malformed request");
+        co_return;
+    }
+    busy_ = true;
+    const bool keep = co_await exchange(parser, head_bytes);
+    busy_ = false;
+    if (!keep) co_return;
+    expires_after(timeouts().idle);
+  }
+}
+
+asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
+    http::RequestParser& parser, std::size_t& head_bytes) {
+  bool started = buffer_.size() > 0;
+  if (started) expires_after(timeouts().client_header);
+  for (;;) {
+    if (buffer_.size() > 0) {
+      beast::error_code ec;
+      const std::size_t used = parser.put(buffer_.data(), ec);
+      if (parser.is_header_done()) {
+        if (ec == beast_http::error::body_limit) co_return HeadOutcome::body_too_large;
+        if (ec && ec != beast_http::error::need_more) co_return HeadOutcome::bad;
+        head_bytes = used;
+        co_return HeadOutcome::ready;
+      }
+      if (ec == beast_http::error::header_limit) co_return HeadOutcome::too_large;
+      if (ec == beast_http::error::body_limit) co_return HeadOutcome::body_too_large;
+      if (ec && ec != beast_http::error::need_more) co_return HeadOutcome::bad;
+    }
+    auto [ec, read] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), nothrow);
+    if (ec) {
+      if (timed_out() && started) co_return HeadOutcome::timeout;
+      co_return HeadOutcome::closed;  // closed, reset, or idle between requests: no answer owed
+    }
+    buffer_.commit(read);
+    if (!started) {
+      started = true;
+      expires_after(timeouts().client_header);
+    }
+  }
+}
+
+asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, std::size_t head_bytes) {
+  const auto head = std::string_view(static_cast<const char*>(buffer_.data().data()), head_bytes);
+  if (const auto raw = http::scan_raw_head(head); raw != http::GuardResult::ok)
+    co_return co_await reply_error(status::bad_request, false, http::describe(raw));
+  std::string_view host;
+  if (const auto checked = http::check_request_head(parser, host); checked != http::GuardResult::ok) {
+    const auto code = checked == http::GuardResult::unsupported_method ? status::method_not_allowed
+                                                                       : status::bad_request;
+    co_return co_await reply_error(code, false, http::describe(checked));
+  }
+
+  const control::RoutingSnapshot& snapshot = worker_.snapshot();
+  const bool websocket = http::is_websocket_upgrade(parser);
+  websocket_ = websocket;
+  const auto framing = parser.chunked()                  ? http::Framing::chunked
+                       : parser.content_length()         ? http::Framing::length
+                                                         : http::Framing::none;
+  head_out_.clear();
+  if (host.empty() && local_address_.empty()) {
+    boost::system::error_code ec;
+    const auto local = socket_.local_endpoint(ec);
+    if (!ec) {
+      local_address_ = local.address().to_string();
+      if (local.address().is_v6()) local_address_ = "[" + local_address_ + "]";
+      local_address_ += ":" + std::to_string(local.port());
+    }
+  }
+  const http::ForwardContext context{.client_ip = client_ip_, .proto = scheme_,
+                                     .mode = snapshot.forwarded_mode, .default_host = local_address_};
+  http::write_upstream_request_head(head_out_, parser, host, framing,
+                                    parser.content_length().value_or(0), websocket, context);
+  const auto pool = worker_.pool(snapshot.router.route(host, parser.target()));
+  const bool keep_alive_requested = parser.keep_alive();
+  buffer_.consume(head_bytes);  // the head's views are dead from here on
+
+  // Body bytes that came with the head go out in the same write; a small body
+  // never needs the upload pump at all. A chunked body is checked up to its first
+  // chunk size before a backend is chosen, so a malformed one reaches nobody.
+  parser.set_body_output(&head_out_, framing);
+  parser.eager(true);  // from here one put() takes all the body bytes it is given
+  for (;;) {
+    if (buffer_.size() > 0 && !parser.is_done()) {
+      beast::error_code ec;
+      const auto used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == beast_http::error::body_limit)
+        co_return co_await reply_error(status::payload_too_large, false);
+      if (ec && ec != beast_http::error::need_more)
+        co_return co_await reply_error(status::bad_request, false, "invalid chunked body");
+    }
+    if (parser.is_done() || !parser.chunked() || parser.chunk_headers_seen() > 0) break;
+    expires_after(timeouts().client_header);
+    auto [ec, read] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), nothrow);
+    if (ec) {
+      if (timed_out()) co_await reply_error(status::request_timeout, false);
+      co_return false;
+    }
+    buffer_.commit(read);
+  }
+  parser.set_body_output(&upload_out_, framing);
+
+  std::array<std::uint64_t, 16> tried{};
+  std::size_t tried_count = 0;
+  std::uint32_t connect_failures = 0;
+  bool retried_stale = false;
+  for (;;) {
+    BackendLease lease = pool->pick(std::span(tried.data(), tried_count));
+    if (!lease) {
+      if (connect_failures == 0)
+        co_return co_await reply_error(status::service_unavailable, keep_alive_requested && parser.is_done(),
+                                       "no backend available");
+      co_return co_await reply_error(status::bad_gateway, keep_alive_requested && parser.is_done(),
+                                     "backend unreachable");
+    }
+    BackendState& backend = lease.backend();
+    std::unique_ptr<UpstreamConnection> upstream = retried_stale ? nullptr : take_idle(backend);
+    if (!upstream) upstream = co_await connect(backend);
+    if (!upstream) {
+      ++connect_failures;
+      if (tried_count < tried.size()) tried[tried_count++] = backend.id;
+      if (connect_failures > pool->retries())
+        co_return co_await reply_error(status::bad_gateway, keep_alive_requested && parser.is_done(),
+                                       "backend unreachable");
+      continue;
+    }
+
+    bool keep_client = keep_alive_requested && !worker_.is_shutting_down();
+    bool keep_upstream = false;
+    const Attempt attempt = co_await forward(parser, *upstream, keep_client, keep_upstream);
+    if (attempt == Attempt::retry_fresh && !retried_stale) {
+      retried_stale = true;  // a reused connection the backend had closed: once more, fresh
+      continue;
+    }
+    if (attempt == Attempt::done && keep_upstream && backend.eligible)
+      park(backend, std::move(upstream), timeouts().idle);
+    co_return attempt == Attempt::done && keep_client;
+  }
+}
+
+asio::awaitable<std::unique_ptr<UpstreamConnection>> ClientConnection::connect(const BackendState& backend) {
+  auto upstream = std::make_unique<UpstreamConnection>(worker_.deadlines(),
+                                                       tcp::socket(socket_.get_executor()));
+  upstream->expires_after(timeouts().connect);
+  auto [ec] = co_await upstream->socket().async_connect(backend.endpoint, nothrow);
+  upstream->expires_never();
+  if (ec) co_return nullptr;
+  upstream->socket().set_option(tcp::no_delay(true), ec);
+  co_return upstream;
+}
+
+asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
+    http::RequestParser& parser, UpstreamConnection& upstream, bool& keep_client, bool& keep_upstream) {
+  const config::Timeouts limits = timeouts();  // a copy: a new snapshot may land mid-exchange
+  const bool reused = upstream.is_reused();
+  const bool whole_request_buffered = parser.is_done();  // head_out_ can be replayed
+
+  upstream.expires_after(limits.idle);
+  {
+    auto [ec, written] = co_await asio::async_write(upstream.socket(), asio::buffer(head_out_), nothrow);
+    if (ec) {
+      if (reused && whole_request_buffered) co_return Attempt::retry_fresh;
+      co_await reply_error(upstream.timed_out() ? status::gateway_timeout : status::bad_gateway, false);
+      co_return Attempt::failed;
+    }
+  }
+
+  upload_error_ = UploadError::none;
+  response_started_ = false;
+  if (!whole_request_buffered) {
+    upload_running_ = true;
+    asio::co_spawn(socket_.get_executor(), pump_request_body(parser, upstream), asio::detached);
+  } else {
+    upstream.expires_after(limits.upstream_header);
+  }
+
+  const bool head_request = parser.method() == beast_http::verb::head;
+  const bool websocket = websocket_;
+  const int client_version = parser.version();
+  std::optional<http::ResponseParser> response;
+  std::size_t head_bytes = 0;
+  bool received_any = false;
+
+  // The response head; interim 1xx responses are relayed and the next read.
+  for (;;) {
+    response.emplace(response_fields_);
+    response->header_limit(kMaxResponseHeadBytes);
+    response->body_limit(boost::none);
+    if (head_request) response->skip(true);
+    for (;;) {
+      auto& in = upstream.buffer();
+      if (in.size() > 0) {
+        beast::error_code ec;
+        const std::size_t used = response->put(in.data(), ec);
+        if (response->is_header_done() && (!ec || ec == beast_http::error::need_more)) {
+          head_bytes = used;
+          break;
+        }
+        if (ec && ec != beast_http::error::need_more) {
+          co_await abort_upload(upstream);
+          co_await reply_error(status::bad_gateway, false, "invalid response from backend");
+          co_return Attempt::failed;
+        }
+      }
+      auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kReadChunk), nothrow);
+      if (ec) {
+        const bool timed_out = upstream.timed_out();
+        // If the upload was still running it did not cause this: stop it, the
+        // backend failed. If it had stopped on a client-side error, that is why
+        // the read was cancelled.
+        const bool upload_was_running = upload_running_;
+        co_await abort_upload(upstream);
+        switch (upload_was_running ? UploadError::none : upload_error_) {
+          case UploadError::client_gone:
+            co_return Attempt::failed;
+          case UploadError::too_large:
+            co_await reply_error(status::payload_too_large, false);
+            co_return Attempt::failed;
+          case UploadError::bad_body:
+            co_await reply_error(status::bad_request, false, "invalid chunked body");
+            co_return Attempt::failed;
+          default:
+            break;
+        }
+        if (timed_out) {
+          co_await reply_error(status::gateway_timeout, false, "backend timed out");
+          co_return Attempt::failed;
+        }
+        if (reused && !received_any && whole_request_buffered) co_return Attempt::retry_fresh;
+        co_await reply_error(status::bad_gateway, false, "backend closed the connection");
+        co_return Attempt::failed;
+      }
+      in.commit(read);
+      received_any = true;
+    }
+
+    const int code = response->status();
+    if (code >= 100 && code < 200 && code != 101) {
+      // 100 Continue and friends: HTTP/1.0 clients don't know them.
+      if (client_version >= 11) {
+        out_.clear();
+        http::write_client_response_head(out_, *response, {.interim = true}, client_version);
+        upstream.buffer().consume(head_bytes);
+        if (!co_await write_client(out_)) {
+          co_await abort_upload(upstream);
+          co_return Attempt::failed;
+        }
+      } else {
+        upstream.buffer().consume(head_bytes);
+      }
+      continue;
+    }
+    break;
+  }
+  response_started_ = true;
+
+  const int code = response->status();
+  if (code == 101) {
+    co_await abort_upload(upstream);  // a tunnel owns both sockets from here
+    if (!websocket || upload_error_ != UploadError::none) {
+      co_await reply_error(status::bad_gateway, false, "unexpected upgrade from backend");
+      co_return Attempt::failed;
+    }
+    out_.clear();
+    http::write_client_response_head(out_, *response, {.websocket = true}, client_version);
+    upstream.buffer().consume(head_bytes);
+    if (!co_await write_client(out_)) co_return Attempt::failed;
+    expires_never();
+    co_await run_tunnel({socket_, buffer_, *this}, {upstream.socket(), upstream.buffer(), upstream},
+                        limits.idle);
+    keep_client = false;
+    co_return Attempt::done;
+  }
+
+  // Framing towards the client.
+  http::ResponseFraming framing;
+  http::Framing from_backend;
+  if (response->is_done()) {
+    from_backend = http::Framing::none;
+    if (head_request || code == 304) {
+      framing.pass_content_length = true;
+    } else if (code != 204) {
+      framing.framing = http::Framing::length;  // e.g. "Content-Length: 0"
+    }
+  } else if (response->chunked()) {
+    from_backend = http::Framing::chunked;
+  } else if (response->content_length()) {
+    from_backend = http::Framing::length;
+    framing.framing = http::Framing::length;
+    framing.content_length = *response->content_length();
+  } else {
+    from_backend = http::Framing::until_close;
+  }
+  if (from_backend == http::Framing::chunked || from_backend == http::Framing::until_close)
+    framing.framing = client_version >= 11 ? http::Framing::chunked : http::Framing::until_close;
+  // A client still uploading when the answer starts (an early 413, say) loses the
+  // connection afterwards: the rest of its body cannot be told from a new request.
+  keep_client = keep_client && framing.framing != http::Framing::until_close &&
+                !(upload_running_ || upload_error_ != UploadError::none);
+  framing.keep_alive = keep_client;
+
+  out_.clear();
+  http::write_client_response_head(out_, *response, framing, client_version);
+  upstream.buffer().consume(head_bytes);
+  response->set_body_output(&out_, framing.framing);
+  response->eager(true);
+
+  bool upstream_intact = true;
+  bool client_intact = true;
+  while (!response->is_done()) {
+    auto& in = upstream.buffer();
+    if (in.size() > 0) {
+      beast::error_code ec;
+      const std::size_t used = response->put(in.data(), ec);
+      in.consume(used);
+      if (ec && ec != beast_http::error::need_more) {
+        upstream_intact = false;  // bad chunk from the backend: what was sent stays sent
+        break;
+      }
+      if (response->is_done()) break;
+    }
+    if (!out_.empty()) {
+      if (!co_await write_client(out_)) {
+        client_intact = false;
+        break;
+      }
+      out_.clear();
+    }
+    upstream.expires_after(limits.idle);
+    auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kReadChunk), nothrow);
+    if (ec == asio::error::eof && from_backend == http::Framing::until_close) {
+      beast::error_code eof_ec;
+      response->put_eof(eof_ec);
+      break;
+    }
+    if (ec) {
+      upstream_intact = false;  // the backend died mid-body
+      break;
+    }
+    in.commit(read);
+  }
+  if (client_intact && !out_.empty()) client_intact = co_await write_client(out_);
+
+  if (upload_running_) {
+    // The backend answered before the client finished sending: stop reading it.
+    co_await abort_upload(upstream);
+    keep_client = false;
+  }
+  if (!upstream_intact || !client_intact) keep_client = false;
+  keep_upstream = upstream_intact && response->is_done() && response->keep_alive() &&
+                  from_backend != http::Framing::until_close && upload_error_ == UploadError::none &&
+                  upstream.buffer().size() == 0 && upstream.socket().is_open();
+  co_return Attempt::done;
+}
+
+asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& parser,
+                                                          UpstreamConnection& upstream) {
+  const config::Timeouts limits = timeouts();
+  UploadError error = UploadError::none;
+  for (;;) {
+    if (buffer_.size() > 0) {
+      beast::error_code ec;
+      const std::size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == beast_http::error::body_limit) {
+        error = UploadError::too_large;
+        break;
+      }
+      if (ec && ec != beast_http::error::need_more) {
+        error = UploadError::bad_body;
+        break;
+      }
+    }
+    if (!upload_out_.empty()) {
+      upstream.expires_after(limits.idle);
+      auto [ec, written] = co_await asio::async_write(upstream.socket(), asio::buffer(upload_out_), nothrow);
+      upload_out_.clear();
+      if (ec) {
+        error = UploadError::upstream_failed;
+        break;
+      }
+    }
+    if (parser.is_done()) break;
+    expires_after(limits.idle);
+    auto [ec, read] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), nothrow);
+    if (ec) {
+      error = UploadError::client_gone;
+      break;
+    }
+    buffer_.commit(read);
+  }
+  upload_out_.clear();
+  upload_error_ = error;
+  upload_running_ = false;
+  if (error == UploadError::none) {
+    if (!response_started_) upstream.expires_after(limits.upstream_header);
+  } else if (error != UploadError::upstream_failed) {
+    // The client side failed: wake the response reader. After an upstream write
+    // error the backend may still have answered (an early 413), so let it read.
+    boost::system::error_code ignored;
+    upstream.socket().cancel(ignored);
+  }
+  upload_done_.cancel();
+}
+
+// Stops a running upload (the exchange is over without it) and waits for the
+// pump to let go of both sockets. The client connection cannot be reused after.
+asio::awaitable<void> ClientConnection::abort_upload(UpstreamConnection& upstream) {
+  if (!upload_running_) co_return;
+  boost::system::error_code ignored;
+  upstream.socket().close(ignored);
+  socket_.cancel(ignored);
+  co_await wait_upload();
+}
+
+asio::awaitable<void> ClientConnection::wait_upload() {
+  while (upload_running_) {
+    upload_done_.expires_at(asio::steady_timer::time_point::max());
+    co_await upload_done_.async_wait(nothrow);
+  }
+}
+
+asio::awaitable<bool> ClientConnection::write_client(std::string_view data) {
+  expires_after(timeouts().idle);
+  auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(data), nothrow);
+  co_return !ec;
+}
+
+asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive, std::string_view detail) {
+  out_.clear();
+  http::write_error_response(out_, code, keep_alive, detail);
+  const bool written = co_await write_client(out_);
+  co_return written && keep_alive;
+}
+
+// The coroutine frame owns the connection for as long as it is served.
+asio::awaitable<void> serve_client(std::unique_ptr<ClientConnection> connection) {
+  co_await connection->serve();
+}
+
+}  // namespace
+
+void start_client_connection(Worker& worker, SharedState& shared, tcp::socket socket,
+                             const std::string& scheme) {
+  auto executor = socket.get_executor();
+  asio::co_spawn(executor,
+                 serve_client(std::make_unique<ClientConnection>(worker, shared, std::move(socket), scheme)),
+                 asio::detached);
+}
+
+}  // namespace keel::worker

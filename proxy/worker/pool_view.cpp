@@ -1,0 +1,104 @@
+#include "proxy/worker/pool_view.hpp"
+
+#include <array>
+#include <unordered_map>
+
+namespace keel::worker {
+
+BackendState::~BackendState() = default;
+
+BackendLease::BackendLease(boost::intrusive_ptr<BackendState> backend)
+    : backend_(std::move(backend)) {
+  ++backend_->in_flight;
+  if (backend_->view) ++backend_->view->in_flight_[backend_->index];
+}
+
+BackendLease& BackendLease::operator=(BackendLease&& other) noexcept {
+  if (this != &other) {
+    release();
+    backend_ = std::move(other.backend_);
+  }
+  return *this;
+}
+
+void BackendLease::release() {
+  if (!backend_) return;
+  --backend_->in_flight;
+  if (backend_->view) --backend_->view->in_flight_[backend_->index];
+  backend_.reset();
+}
+
+PoolView::PoolView(const control::PoolSnapshot& snapshot) { reconcile(snapshot); }
+
+PoolView::~PoolView() {
+  for (auto& backend : backends_) {
+    backend->view = nullptr;
+    backend->eligible = false;
+    backend->idle.clear();
+  }
+}
+
+void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
+  name_ = snapshot.name;
+  balance_ = snapshot.balance;
+  retries_ = snapshot.retries;
+
+  std::unordered_map<std::uint64_t, std::size_t> old_index;
+  old_index.reserve(backends_.size());
+  for (std::size_t i = 0; i < backends_.size(); ++i) old_index.emplace(backends_[i]->id, i);
+
+  std::vector<boost::intrusive_ptr<BackendState>> backends;
+  std::vector<std::int64_t> current;
+  backends.reserve(snapshot.backends.size());
+  current.reserve(snapshot.backends.size());
+  candidates_.clear();
+  in_flight_.clear();
+  for (const auto& next : snapshot.backends) {
+    boost::intrusive_ptr<BackendState> state;
+    std::int64_t carried_current = 0;
+    if (auto found = old_index.find(next.id); found != old_index.end()) {
+      state = backends_[found->second];
+      carried_current = current_[found->second];
+      old_index.erase(found);
+    } else {
+      state = new BackendState();
+      state->id = next.id;
+      state->address = next.address;
+      state->endpoint = next.endpoint;
+    }
+    state->eligible = next.is_eligible();
+    if (!state->eligible) state->idle.clear();  // draining: no reuse of its connections either
+    state->view = this;
+    state->index = backends.size();
+    candidates_.push_back({.weight = next.weight, .eligible = state->eligible});
+    in_flight_.push_back(state->in_flight);
+    current.push_back(carried_current);
+    backends.push_back(std::move(state));
+  }
+  for (const auto& [id, index] : old_index) {  // removed from the pool
+    auto& gone = backends_[index];
+    gone->view = nullptr;
+    gone->eligible = false;
+    gone->idle.clear();
+  }
+  backends_ = std::move(backends);
+  current_ = std::move(current);
+}
+
+BackendLease PoolView::pick(std::span<const std::uint64_t> tried) {
+  std::array<std::size_t, 16> excluded{};
+  std::size_t excluded_count = 0;
+  for (std::uint64_t id : tried) {
+    for (std::size_t i = 0; i < backends_.size() && excluded_count < excluded.size(); ++i)
+      if (backends_[i]->id == id) excluded[excluded_count++] = i;
+  }
+  const balancer::Exclusion exclusion(excluded.data(), excluded_count);
+  const auto picked =
+      balance_ == config::Balance::least_conn
+          ? balancer::pick_least_connections(candidates_, in_flight_, current_, exclusion)
+          : balancer::pick_smooth_round_robin(candidates_, current_, exclusion);
+  if (!picked) return {};
+  return BackendLease(backends_[*picked]);
+}
+
+}  // namespace keel::worker

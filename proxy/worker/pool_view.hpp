@@ -1,0 +1,86 @@
+#pragma once
+
+#include "balancer/selection.hpp"
+#include "proxy/control/snapshot.hpp"
+#include "proxy/worker/upstream_pool.hpp"
+
+#include <boost/smart_ptr/intrusive_ptr.hpp>
+#include <boost/smart_ptr/intrusive_ref_counter.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace keel::worker {
+
+class PoolView;
+
+// A backend as one worker sees it: worker-local, so its counters are plain
+// integers and its reference count is not atomic.
+struct BackendState
+    : boost::intrusive_ref_counter<BackendState, boost::thread_unsafe_counter> {
+  ~BackendState();
+
+  std::uint64_t id = 0;
+  std::string address;
+  boost::asio::ip::tcp::endpoint endpoint;
+  std::uint32_t in_flight = 0;
+  bool eligible = true;  // false once draining, unhealthy or removed: no new request, no reuse
+  PoolView* view = nullptr;  // null once removed from its pool
+  std::size_t index = 0;     // position in view's arrays
+  std::deque<std::unique_ptr<UpstreamConnection>> idle;  // parked, oldest first
+};
+
+// Holds one in-flight request against a backend; releasing it (destructor)
+// gives the request slot back to least-connections.
+class BackendLease {
+ public:
+  BackendLease() = default;
+  explicit BackendLease(boost::intrusive_ptr<BackendState> backend);
+  BackendLease(BackendLease&& other) noexcept : backend_(std::move(other.backend_)) {}
+  BackendLease& operator=(BackendLease&& other) noexcept;
+  ~BackendLease() { release(); }
+
+  explicit operator bool() const { return backend_ != nullptr; }
+  BackendState& backend() const { return *backend_; }
+  void release();
+
+ private:
+  boost::intrusive_ptr<BackendState> backend_;
+};
+
+// One worker's view of one pool: the backends of the latest snapshot plus the
+// worker-local selection state (in-flight counts, round-robin weights).
+class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_unsafe_counter> {
+ public:
+  explicit PoolView(const control::PoolSnapshot& snapshot);
+  ~PoolView();
+
+  // Takes the new membership, keeping per-backend state by id. Backends that
+  // left close their parked connections; their in-flight requests finish.
+  void reconcile(const control::PoolSnapshot& snapshot);
+
+  // Picks an eligible backend not in `tried` (backend ids). Empty lease: none.
+  BackendLease pick(std::span<const std::uint64_t> tried);
+
+  const std::string& name() const { return name_; }
+  std::uint32_t retries() const { return retries_; }
+  std::size_t size() const { return backends_.size(); }
+
+ private:
+  friend class BackendLease;
+
+  std::string name_;
+  config::Balance balance_;
+  std::uint32_t retries_;
+  std::vector<boost::intrusive_ptr<BackendState>> backends_;
+  // Parallel arrays in the layout the balancer takes.
+  std::vector<balancer::Candidate> candidates_;
+  std::vector<std::int64_t> current_;
+  std::vector<std::uint32_t> in_flight_;
+};
+
+}  // namespace keel::worker

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "proxy/worker/deadline.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <cstdint>
+#include <memory>
+
+namespace keel::worker {
+
+struct BackendState;
+
+// One keep-alive connection to a backend. Owned by the exchange using it, or,
+// between requests, by its backend's idle list ("parked").
+class UpstreamConnection final : public Expirable {
+ public:
+  UpstreamConnection(DeadlineList& deadlines, boost::asio::ip::tcp::socket socket);
+
+  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  boost::beast::flat_buffer& buffer() { return buffer_; }
+  bool is_reused() const { return reused_; }
+
+ private:
+  friend void park(BackendState&, std::unique_ptr<UpstreamConnection>, Clock::duration);
+  friend std::unique_ptr<UpstreamConnection> take_idle(BackendState&);
+  void on_expired() override;
+
+  boost::asio::ip::tcp::socket socket_;
+  boost::beast::flat_buffer buffer_;
+  BackendState* parked_in_ = nullptr;  // set while parked
+  std::uint64_t park_generation_ = 0;
+  bool reused_ = false;
+};
+
+// Keeps a connection for reuse. A parked connection watches its socket: if the
+// backend closes it (or sends anything unasked) it is dropped at once, so a
+// later request rarely meets a stale connection. Idle longer than `idle`: closed.
+void park(BackendState& backend, std::unique_ptr<UpstreamConnection> connection,
+          Clock::duration idle);
+
+// The most recently parked connection of `backend`, or null.
+std::unique_ptr<UpstreamConnection> take_idle(BackendState& backend);
+
+// Parked connections kept per backend and worker; past it the oldest closes.
+inline constexpr std::size_t kMaxIdlePerBackend = 1024;
+
+}  // namespace keel::worker

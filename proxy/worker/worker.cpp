@@ -1,0 +1,147 @@
+#include "proxy/worker/worker.hpp"
+
+#include "proxy/log/log.hpp"
+#include "proxy/worker/client_connection.hpp"
+
+#include <string>
+
+namespace keel::worker {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+// Deadlines are enforced at this granularity (see DeadlineList).
+constexpr auto kTickInterval = std::chrono::milliseconds(100);
+
+namespace {
+control::PoolSnapshot empty_pool(const std::string& name) {
+  control::PoolSnapshot pool;
+  pool.name = name;
+  return pool;
+}
+}  // namespace
+
+struct Worker::Acceptor {
+  tcp::acceptor acceptor;
+  std::string scheme;
+  bool paused = false;  // after an accept error such as EMFILE; resumed by the tick
+};
+
+Worker::Worker(std::size_t index, SharedState& shared)
+    : index_(index), shared_(shared), io_(std::make_unique<asio::io_context>(1)) {
+  tick_timer_.emplace(*io_);
+}
+
+Worker::~Worker() {
+  // Destroy what lives on the loop while the loop still exists; the loop's own
+  // destruction then frees any coroutine still suspended (a forced stop).
+  acceptors_.clear();
+  tick_timer_.reset();
+  pools_.clear();
+  io_.reset();
+}
+
+void Worker::add_acceptor(tcp::acceptor acceptor, std::string scheme) {
+  acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(scheme)}));
+}
+
+void Worker::run() {
+  for (auto& acceptor : acceptors_) accept_next(*acceptor);
+  tick();
+  io_->run();
+}
+
+void Worker::accept_next(Acceptor& acceptor) {
+  acceptor.acceptor.async_accept([this, &acceptor](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || shutting_down_) return;
+    if (ec) {
+      log::warn("worker " + std::to_string(index_) + ": accept failed: " + ec.message() +
+                "; retrying shortly");
+      acceptor.paused = true;
+      return;
+    }
+    const std::size_t limit = snapshot_->limits.max_connections;
+    if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= limit) {
+      shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+      boost::system::error_code ignored;
+      socket.close(ignored);  // over max_connections: refuse rather than queue unboundedly
+    } else {
+      ++client_count_;
+      start_client_connection(*this, shared_, std::move(socket), acceptor.scheme);
+    }
+    accept_next(acceptor);
+  });
+}
+
+void Worker::tick() {
+  const auto now = Clock::now();
+  deadlines_.check(now);
+  if (shutting_down_ && now >= shutdown_deadline_) {
+    io_->stop();  // grace period over: in-flight requests are cut
+    return;
+  }
+  for (auto& acceptor : acceptors_) {
+    if (acceptor->paused && !shutting_down_) {
+      acceptor->paused = false;
+      accept_next(*acceptor);
+    }
+  }
+  tick_timer_->expires_after(kTickInterval);
+  tick_timer_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) tick();
+  });
+}
+
+void Worker::install(std::shared_ptr<const control::RoutingSnapshot> next) {
+  std::vector<boost::intrusive_ptr<PoolView>> pools;
+  pools.reserve(next->pools.size());
+  for (const auto& pool : next->pools) {
+    boost::intrusive_ptr<PoolView> view;
+    for (auto& old : pools_) {
+      if (old && old->name() == pool.name) {
+        view = std::move(old);
+        break;
+      }
+    }
+    if (view)
+      view->reconcile(pool);
+    else
+      view = new PoolView(pool);
+    pools.push_back(std::move(view));
+  }
+  for (auto& removed : pools_) {  // pools that left the config: their backends go too
+    if (removed) removed->reconcile(empty_pool(removed->name()));
+  }
+  pools_ = std::move(pools);
+  snapshot_ = std::move(next);
+}
+
+void Worker::begin_shutdown(Clock::duration grace) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  shutdown_deadline_ = Clock::now() + grace;
+  for (auto& acceptor : acceptors_) {
+    boost::system::error_code ignored;
+    acceptor->acceptor.close(ignored);
+  }
+  for (auto it = clients_.begin(); it != clients_.end();) {
+    ClientHandle& client = *it++;
+    client.close_when_idle();
+  }
+  maybe_finish_shutdown();
+}
+
+void Worker::client_closed() {
+  --client_count_;
+  maybe_finish_shutdown();
+}
+
+void Worker::maybe_finish_shutdown() {
+  if (!shutting_down_ || client_count_ != 0) return;
+  // Nothing in flight: close parked upstream connections and the tick, and the
+  // loop runs out of work.
+  for (auto& pool : pools_) pool->reconcile(empty_pool(pool->name()));
+  if (tick_timer_) tick_timer_->cancel();
+}
+
+}  // namespace keel::worker

@@ -1,0 +1,91 @@
+#pragma once
+
+#include "proxy/control/snapshot.hpp"
+#include "proxy/worker/deadline.hpp"
+#include "proxy/worker/pool_view.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/intrusive/list.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace keel::worker {
+
+// What all workers share: read-mostly, written once per connection at most.
+struct SharedState {
+  std::atomic<std::size_t> client_connections{0};
+};
+
+using ClientHook =
+    boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+// Implemented by ClientConnection; lets the worker close idle clients on shutdown.
+class ClientHandle : public ClientHook {
+ public:
+  virtual ~ClientHandle() = default;
+  // Worker thread. Closes now if between requests, else after the current response.
+  virtual void close_when_idle() = 0;
+};
+
+// One I/O thread: its own io_context, its acceptors (SO_REUSEPORT), its client
+// and upstream connections and its views of the pools. Nothing here is touched
+// by another thread except through post().
+class Worker {
+ public:
+  Worker(std::size_t index, SharedState& shared);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  boost::asio::io_context& context() { return *io_; }
+  std::size_t index() const { return index_; }
+
+  // Before run(): takes an acceptor already bound and listening for this worker.
+  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, std::string scheme);
+  // Thread body: runs the loop until the worker has stopped.
+  void run();
+
+  // Worker thread (post it). Swaps in a new snapshot, keeping per-backend state.
+  void install(std::shared_ptr<const control::RoutingSnapshot> next);
+  // Worker thread (post it). Stops accepting, closes idle clients, lets in-flight
+  // requests finish, then lets run() return. `deadline` forces the end.
+  void begin_shutdown(Clock::duration grace);
+
+  // For connections of this worker.
+  const control::RoutingSnapshot& snapshot() const { return *snapshot_; }
+  boost::intrusive_ptr<PoolView> pool(std::size_t index) const { return pools_.at(index); }
+  DeadlineList& deadlines() { return deadlines_; }
+  bool is_shutting_down() const { return shutting_down_; }
+  void register_client(ClientHandle& client) { clients_.push_back(client); }
+  void client_closed();
+
+ private:
+  struct Acceptor;
+  void accept_next(Acceptor& acceptor);
+  void tick();
+  void maybe_finish_shutdown();
+
+  std::size_t index_;
+  SharedState& shared_;
+  // Declared first, destroyed explicitly in ~Worker after everything that uses it.
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::optional<boost::asio::steady_timer> tick_timer_;
+  DeadlineList deadlines_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::shared_ptr<const control::RoutingSnapshot> snapshot_;
+  std::vector<boost::intrusive_ptr<PoolView>> pools_;
+  boost::intrusive::list<ClientHandle, boost::intrusive::constant_time_size<false>> clients_;
+  std::size_t client_count_ = 0;
+  bool shutting_down_ = false;
+  Clock::time_point shutdown_deadline_{};
+};
+
+}  // namespace keel::worker

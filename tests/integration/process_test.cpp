@@ -1,0 +1,111 @@
+// build/keel as a child process: command line, "listening on", graceful SIGTERM.
+#include "tests/support/keel_process.hpp"
+#include "tests/support/test_backend.hpp"
+#include "tests/support/test_client.hpp"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <future>
+
+namespace keel::test {
+namespace {
+
+// A config file in the test's temp dir, removed by the destructor.
+class TempConfig {
+ public:
+  explicit TempConfig(const std::string& yaml)
+      : path_(::testing::TempDir() + "keel-" + std::to_string(::getpid()) + "-" +
+              std::to_string(counter_++) + ".yaml") {
+    std::ofstream(path_) << yaml;
+  }
+  ~TempConfig() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  static inline int counter_ = 0;
+  std::string path_;
+};
+
+std::string config_for(const std::string& backend, const std::string& extra = {}) {
+  return "workers: 2\nlisteners:\n  - address: 127.0.0.1:0\npools:\n  - name: web\n    backends:\n"
+         "      - { address: \"" + backend + "\" }\n" + extra;
+}
+
+TEST(Process, VersionAndHelp) {
+  ChildProcess version(binary_path("keel"), {"--version"});
+  EXPECT_EQ(version.wait_exit(), 0);
+  EXPECT_EQ(version.output().rfind("keel ", 0), 0u) << version.output();
+  ChildProcess help(binary_path("keel"), {"--help"});
+  EXPECT_EQ(help.wait_exit(), 0);
+  EXPECT_NE(help.output().find("--check-config"), std::string::npos);
+  ChildProcess bad(binary_path("keel"), {"--bogus"});
+  EXPECT_EQ(bad.wait_exit(), 2);
+}
+
+TEST(Process, CheckConfigAcceptsTheDefaultConfig) {
+  ChildProcess check(binary_path("keel"), {"--check-config", std::string(KEEL_SOURCE_DIR) + "/conf/keel.yaml"});
+  EXPECT_EQ(check.wait_exit(), 0) << check.output(ChildProcess::Output::err);
+}
+
+TEST(Process, CheckConfigReportsEveryErrorWithItsPlace) {
+  TempConfig config("listeners:\n  - address: 127.0.0.1:0\npools:\n  - name: web\n    backends:\n"
+                    "      - { address: \"127.0.0.1:1\", weigth: 2 }\ntimeouts:\n  connect: soon\n");
+  ChildProcess check(binary_path("keel"), {"--check-config", config.path()});
+  EXPECT_EQ(check.wait_exit(), 1);
+  const std::string errors = check.output(ChildProcess::Output::err);
+  EXPECT_NE(errors.find(config.path() + ":6:"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("weigth"), std::string::npos) << errors;
+  EXPECT_NE(errors.find(config.path() + ":8:"), std::string::npos) << errors;
+}
+
+TEST(Process, RefusesToStartOnABadConfig) {
+  TempConfig config("listeners: nope\n");
+  ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+  EXPECT_EQ(keel.wait_exit(), 1);
+  EXPECT_NE(keel.output(ChildProcess::Output::err).find(config.path() + ":1:"), std::string::npos);
+}
+
+TEST(Process, ServesAndStopsGracefullyOnSigterm) {
+  TestBackend backend;
+  backend.set_handler([](const RecordedRequest& request) {
+    return request.target == "/slow" ? Reply::text("slow done").with_delay(std::chrono::milliseconds(700))
+                                     : Reply::text("quick");
+  });
+  TempConfig config(config_for(backend.address()));
+  ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+  auto line = keel.wait_for_line("listening on ");
+  ASSERT_TRUE(line) << keel.output(ChildProcess::Output::err);
+  const auto address = listening_address(*line);
+  ASSERT_TRUE(address);
+
+  EXPECT_EQ(TestClient{*address}.get("/").body(), "quick");
+  auto slow = std::async(std::launch::async, [&] { return TestClient{*address}.get("/slow"); });
+  ASSERT_TRUE(backend.next_request_head());  // the slow request is in flight...
+  ASSERT_TRUE(backend.next_request_head());
+  keel.signal(SIGTERM);                       // ...when the stop comes
+  auto response = slow.get();
+  EXPECT_EQ(response.result(), http::status::ok) << response.ec.message();
+  EXPECT_EQ(response.body(), "slow done");
+  EXPECT_EQ(keel.wait_exit(std::chrono::seconds(10)), 0) << keel.output(ChildProcess::Output::err);
+  TestClient refused{*address};
+  EXPECT_TRUE(refused.connect_error() || !refused.get("/").ok());
+}
+
+TEST(Process, SighupDoesNotKillTheProxy) {
+  TestBackend backend;
+  TempConfig config(config_for(backend.address()));
+  ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+  auto line = keel.wait_for_line("listening on ");
+  ASSERT_TRUE(line);
+  keel.signal(SIGHUP);
+  ASSERT_TRUE(wait_until(
+      [&] { return keel.output(ChildProcess::Output::err).find("SIGHUP") != std::string::npos; },
+      std::chrono::seconds(5)));
+  EXPECT_EQ(TestClient{*listening_address(*line)}.get("/").result(), http::status::ok);
+  EXPECT_TRUE(keel.is_running());
+}
+
+}  // namespace
+}  // namespace keel::test
