@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
 #include <limits>
@@ -30,6 +31,8 @@ using namespace std::chrono_literals;
 constexpr std::int64_t kMaxWorkers = 256;
 constexpr std::int64_t kMaxRetries = 10;
 constexpr std::int64_t kMaxWeight = 1'000;
+constexpr std::int64_t kMaxThreshold = 100;
+constexpr std::int64_t kMaxFails = 1'000;
 constexpr std::int64_t kMinHeaderBytes = 1'024;
 constexpr std::int64_t kMaxHeaderBytes = 1'024 * 1'024;
 constexpr std::int64_t kUnbounded = std::numeric_limits<std::int64_t>::max();
@@ -37,6 +40,8 @@ constexpr std::int64_t kUnbounded = std::numeric_limits<std::int64_t>::max();
 // far from overflow and is longer than any sensible timeout.
 constexpr Milliseconds kMaxDuration = 24h;
 constexpr std::size_t kMaxFileBytes = 16 * 1'024 * 1'024;
+constexpr std::size_t kMaxTokenBytes = 4'096;
+constexpr const char* kTokenVariable = "KEEL_ADMIN_TOKEN";
 
 // A node and the place to report it at: its own position or, when it is
 // empty, its key's (yaml-cpp puts an empty value at the next token).
@@ -74,6 +79,76 @@ bool is_plain_integer(const YAML::Node& node) {
   std::string_view text = node.Scalar();
   if (!text.empty() && (text.front() == '-' || text.front() == '+')) text.remove_prefix(1);
   return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string duration_text(Milliseconds duration) {
+  const std::int64_t ms = duration.count();
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1'000 == 0) return std::to_string(ms / 1'000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+// A Bearer token travels in one header line: visible ASCII, no spaces.
+bool is_token_text(std::string_view token) {
+  return std::all_of(token.begin(), token.end(), [](char c) { return c > ' ' && c < '\x7f'; });
+}
+
+// Problems name the file, never its content: the token must not reach a log.
+std::optional<std::string> read_token_file(const std::string& path, std::string& problem) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    problem = "it is a directory";
+    return std::nullopt;
+  }
+  const std::unique_ptr<std::FILE, decltype(&std::fclose)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) {
+    problem = "cannot read it: " + std::generic_category().message(errno);
+    return std::nullopt;
+  }
+  std::string text;
+  char buffer[1'024];
+  while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) {
+    text.append(buffer, n);
+    if (text.size() > kMaxTokenBytes) {
+      problem = "it is larger than " + std::to_string(kMaxTokenBytes) + " bytes";
+      return std::nullopt;
+    }
+  }
+  if (std::ferror(file.get()) != 0) {
+    problem = "cannot read it: " + std::generic_category().message(errno);
+    return std::nullopt;
+  }
+  while (!text.empty() &&
+         (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' || text.back() == '\t'))
+    text.pop_back();
+  if (text.empty()) {
+    problem = "it is empty";
+    return std::nullopt;
+  }
+  if (!is_token_text(text)) {
+    problem = "the token must be one line of visible ASCII characters, without spaces";
+    return std::nullopt;
+  }
+  return text;
+}
+
+bool is_loopback(const boost::asio::ip::address& address) {
+  if (address.is_v4()) return address.to_v4().is_loopback();
+  const auto v6 = address.to_v6();
+  return v6.is_loopback() || (v6.is_v4_mapped() &&
+                              boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6).is_loopback());
+}
+
+// Whether two sockets could not both bind, or (with SO_REUSEPORT, which the
+// listeners set) would silently share connections. [::] is dual-stack.
+bool is_same_socket(const boost::asio::ip::tcp::endpoint& a, const boost::asio::ip::tcp::endpoint& b) {
+  if (a.port() == 0 || a.port() != b.port()) return false;
+  if (a.address() == b.address()) return true;
+  const auto covers = [](const boost::asio::ip::address& wildcard, const boost::asio::ip::address& other) {
+    return wildcard.is_unspecified() && (wildcard.is_v6() || other.is_v4());
+  };
+  return covers(a.address(), b.address()) || covers(b.address(), a.address());
 }
 
 std::string range_text(std::int64_t min, std::int64_t max) {
@@ -133,12 +208,16 @@ class Loader {
 
   void load_workers(const Value& value);
   void load_listeners(const Value& value);
+  void load_admin(const Value& value);
+  void load_state_file(const Value& value);
   void load_timeouts(const Value& value);
   void load_limits(const Value& value);
   void load_forwarded(const Value& value);
   void load_pools(const Value& value);
   std::optional<Pool> load_pool(const Value& value);
   void load_backends(const Value& value, Pool& pool);
+  std::optional<HealthCheck> load_health_check(const Value& value);
+  std::optional<Passive> load_passive(const Value& value);
   void load_routes(const Value& value);
 
   std::string file_;
@@ -314,13 +393,14 @@ void Loader::load(const std::vector<YAML::Node>& documents) {
     const YAML::Mark mark = documents[1].Mark();
     error(mark.is_null() ? YAML::Mark() : mark, "a config file holds one YAML document; found a second one");
   }
-  const auto root =
-      mapping(Value{documents.front(), documents.front().Mark(), ""},
-              Keys{.known = {"workers", "listeners", "timeouts", "limits", "forwarded", "pools", "routes"},
-                   .unsupported = {"admin", "state_file"}});
+  const auto root = mapping(Value{documents.front(), documents.front().Mark(), ""},
+                            Keys{.known = {"workers", "listeners", "admin", "state_file", "timeouts",
+                                           "limits", "forwarded", "pools", "routes"}});
   if (!root) return;
   if (const Value* value = root->find("workers")) load_workers(*value);
   if (const auto value = require(*root, "listeners")) load_listeners(*value);
+  if (const Value* value = root->find("admin")) load_admin(*value);  // after listeners: checks overlap
+  if (const Value* value = root->find("state_file")) load_state_file(*value);
   if (const Value* value = root->find("timeouts")) load_timeouts(*value);
   if (const Value* value = root->find("limits")) load_limits(*value);
   if (const Value* value = root->find("forwarded")) load_forwarded(*value);
@@ -365,6 +445,77 @@ void Loader::load_listeners(const Value& value) {
     config_.listeners.push_back(Listener{std::move(*parsed)});
     paths.push_back(item.path);
   }
+}
+
+void Loader::load_admin(const Value& value) {
+  const auto fields = mapping(value, Keys{.known = {"address", "token_file"}});
+  if (!fields) return;
+  const std::size_t errors_before = errors_.size();
+  AdminConfig admin;
+  const auto address_field = require(*fields, "address");
+  auto parsed = address_field ? address(*address_field, true) : std::nullopt;
+  // A token_file that cannot be used is an error of its own; it still means
+  // the operator wants a token, so it does not also earn the loopback error.
+  bool wants_token = false;
+  if (const Value* field = fields->find("token_file")) {
+    wants_token = true;
+    if (const auto path = string(*field)) {
+      admin.token_file = *path;
+      std::string problem;
+      if (path->empty())
+        error(field->mark, field->path + " must not be empty");
+      else if (auto token = read_token_file(*path, problem))
+        admin.token = std::move(*token);
+      else
+        error(field->mark, field->path + " '" + *path + "': " + problem);
+    }
+  } else if (const char* token = std::getenv(kTokenVariable); token != nullptr && *token != '\0') {
+    wants_token = true;
+    if (is_token_text(token))
+      admin.token = token;
+    else
+      error(value.mark,
+            std::string(kTokenVariable) + " must be one line of visible ASCII characters, without spaces");
+  }
+  if (parsed) {
+    if (!wants_token && !is_loopback(parsed->endpoint.address()))
+      error(address_field->mark, "admin.address " + parsed->text +
+                                     " is not a loopback address: set admin.token_file or " + kTokenVariable);
+    const auto same =
+        std::find_if(config_.listeners.begin(), config_.listeners.end(), [&](const Listener& listener) {
+          return is_same_socket(listener.address.endpoint, parsed->endpoint);
+        });
+    if (same != config_.listeners.end())
+      error(address_field->mark, "admin.address " + parsed->text + " overlaps the listener " +
+                                     same->address.text + ": the admin API needs its own port");
+    admin.address = std::move(*parsed);
+  }
+  if (errors_.size() == errors_before) config_.admin = std::move(admin);
+}
+
+// Only the directory is checked: the file itself appears with the first change.
+void Loader::load_state_file(const Value& value) {
+  const auto text = string(value);
+  if (!text) return;
+  if (text->empty()) {
+    error(value.mark, "state_file must not be empty");
+    return;
+  }
+  const std::filesystem::path path(*text);
+  std::filesystem::path directory = path.parent_path();
+  if (directory.empty()) directory = ".";
+  std::error_code ec;
+  if (!path.has_filename() || std::filesystem::is_directory(path, ec)) {
+    error(value.mark, "state_file '" + *text + "' must name a file, not a directory");
+    return;
+  }
+  if (!std::filesystem::is_directory(directory, ec)) {
+    const bool exists = std::filesystem::exists(directory, ec);
+    error(value.mark, "the directory of state_file '" + *text + "' " +
+                          (exists ? "is not a directory: " : "does not exist: ") + directory.string());
+    return;
+  }
+  config_.state_file = *text;
 }
 
 void Loader::load_timeouts(const Value& value) {
@@ -422,8 +573,9 @@ void Loader::load_pools(const Value& value) {
 }
 
 std::optional<Pool> Loader::load_pool(const Value& value) {
-  const auto fields = mapping(value, Keys{.known = {"name", "balance", "retries", "backends"},
-                                          .unsupported = {"health_check", "passive", "autoscale"}});
+  const auto fields =
+      mapping(value, Keys{.known = {"name", "balance", "retries", "backends", "health_check", "passive"},
+                          .unsupported = {"autoscale"}});
   if (!fields) return std::nullopt;
   const std::size_t errors_before = errors_.size();
   Pool pool;
@@ -454,6 +606,8 @@ std::optional<Pool> Loader::load_pool(const Value& value) {
     if (const auto retries = integer(*field, 0, kMaxRetries))
       pool.retries = static_cast<std::uint32_t>(*retries);
   if (const Value* field = fields->find("backends")) load_backends(*field, pool);
+  if (const Value* field = fields->find("health_check")) pool.health_check = load_health_check(*field);
+  if (const Value* field = fields->find("passive")) pool.passive = load_passive(*field);
   if (errors_.size() != errors_before) return std::nullopt;
   return pool;
 }
@@ -486,6 +640,83 @@ void Loader::load_backends(const Value& value, Pool& pool) {
     pool.backends.push_back(std::move(backend));
     paths.push_back(item.path);
   }
+}
+
+std::optional<HealthCheck> Loader::load_health_check(const Value& value) {
+  const auto fields = mapping(value, Keys{.known = {"path", "interval", "timeout", "healthy_threshold",
+                                                    "unhealthy_threshold", "expect_status"}});
+  if (!fields) return std::nullopt;
+  const std::size_t errors_before = errors_.size();
+  HealthCheck check;
+  if (const Value* field = fields->find("path")) {
+    if (const auto path = string(*field)) {
+      // It goes into a request line as it is.
+      const bool is_plain_ascii = std::all_of(path->begin(), path->end(), [](char c) {
+        const auto byte = static_cast<unsigned char>(c);
+        return byte > ' ' && byte < 0x7f;
+      });
+      if (!is_plain_ascii)
+        error(field->mark, field->path +
+                               " must not contain spaces, line breaks, control or non-ASCII characters "
+                               "(percent-encode them)");
+      else if (!path->starts_with('/'))
+        error(field->mark, field->path + " must start with '/', got '" + *path + "'");
+      else
+        check.path = *path;
+    }
+  }
+  const Value* interval = fields->find("interval");
+  const Value* timeout = fields->find("timeout");
+  bool durations_valid = true;
+  for (const auto& [field, target] :
+       {std::pair(interval, &check.interval), std::pair(timeout, &check.timeout)}) {
+    if (field == nullptr) continue;
+    if (const auto parsed = duration(*field, false))
+      *target = *parsed;
+    else
+      durations_valid = false;
+  }
+  // A check that outlives its interval would overlap the next one.
+  if (durations_valid && check.timeout > check.interval) {
+    const Value* at = timeout != nullptr ? timeout : interval;
+    error(at->mark, value.path + ".timeout (" + duration_text(check.timeout) +
+                        (timeout ? "" : ", the default") + ") must not be longer than " + value.path +
+                        ".interval (" + duration_text(check.interval) + (interval ? "" : ", the default") +
+                        ")");
+  }
+  const std::pair<std::string_view, std::uint32_t*> thresholds[] = {
+      {"healthy_threshold", &check.healthy_threshold},
+      {"unhealthy_threshold", &check.unhealthy_threshold},
+  };
+  for (const auto& [key, target] : thresholds)
+    if (const Value* field = fields->find(key))
+      if (const auto n = integer(*field, 1, kMaxThreshold)) *target = static_cast<std::uint32_t>(*n);
+  if (const Value* field = fields->find("expect_status")) {
+    if (const auto text = string(*field)) {
+      std::string problem;
+      if (const auto range = parse_status_range(*text, problem)) {
+        check.expect_min = range->min;
+        check.expect_max = range->max;
+      } else {
+        error(field->mark, "invalid status range '" + *text + "' for " + field->path + ": " + problem);
+      }
+    }
+  }
+  if (errors_.size() != errors_before) return std::nullopt;
+  return check;
+}
+
+std::optional<Passive> Loader::load_passive(const Value& value) {
+  const auto fields = mapping(value, Keys{.known = {"max_fails", "fail_timeout"}});
+  if (!fields) return std::nullopt;
+  const std::size_t errors_before = errors_.size();
+  Passive passive;
+  if (const Value* field = fields->find("max_fails"))
+    if (const auto n = integer(*field, 1, kMaxFails)) passive.max_fails = static_cast<std::uint32_t>(*n);
+  if (const Value* field = fields->find("fail_timeout"))
+    if (const auto parsed = duration(*field, false)) passive.fail_timeout = *parsed;
+  if (errors_.size() != errors_before) return std::nullopt;
+  return passive;
 }
 
 void Loader::load_routes(const Value& value) {

@@ -48,11 +48,32 @@ struct Backend {
   std::uint32_t weight = 1;
 };
 
+// Active checks: GET `path` on every backend each `interval`; a check passes
+// when the status is within [expect_min, expect_max] before `timeout`.
+struct HealthCheck {
+  std::string path = "/healthz";
+  Milliseconds interval{2'000};
+  Milliseconds timeout{1'000};  // never longer than interval
+  std::uint32_t healthy_threshold = 2;
+  std::uint32_t unhealthy_threshold = 3;
+  std::uint16_t expect_min = 200;
+  std::uint16_t expect_max = 399;
+};
+
+// Passive checks: `max_fails` consecutive connect failures or timeouts on live
+// traffic eject a backend for `fail_timeout`.
+struct Passive {
+  std::uint32_t max_fails = 3;
+  Milliseconds fail_timeout{10'000};
+};
+
 struct Pool {
   std::string name;
   Balance balance = Balance::round_robin;
   std::uint32_t retries = 2;
   std::vector<Backend> backends;
+  std::optional<HealthCheck> health_check;
+  std::optional<Passive> passive;
 };
 
 struct Route {
@@ -60,6 +81,14 @@ struct Route {
   std::string path_prefix;  // empty: any path
   std::string pool;
   std::size_t pool_index = 0;  // index into Config::pools, resolved by the loader
+};
+
+struct AdminConfig {
+  Address address;
+  // The bearer token itself: from token_file, else KEEL_ADMIN_TOKEN; empty
+  // means none. Never log it or put it in a message.
+  std::string token;
+  std::string token_file;  // as configured; empty when not set
 };
 
 struct Config {
@@ -71,6 +100,8 @@ struct Config {
   ForwardedMode forwarded_mode = ForwardedMode::append;
   std::vector<Pool> pools;
   std::vector<Route> routes;
+  std::optional<AdminConfig> admin;
+  std::string state_file;  // empty: runtime pool changes are not persisted
 };
 
 // One problem, with its place: renders as "FILE:LINE:COL: message" (1-based).
@@ -89,7 +120,8 @@ struct LoadResult {
 };
 
 // Reads and validates a config file. Never throws; an unreadable file is one
-// error at 0:0.
+// error at 0:0. Also reads admin.token_file and, without it, the environment
+// variable KEEL_ADMIN_TOKEN (as parse_config does).
 LoadResult load_config_file(const std::string& path);
 
 // Same, from text; `file_name` is used in messages only.
@@ -115,5 +147,13 @@ std::optional<HostPort> split_host_port(std::string_view text, std::string& prob
 // the first IPv4 result, else the first IPv6 one). Port 0 (ephemeral) only
 // when `allow_port_zero`. On failure `problem` says why, for messages.
 std::optional<Address> parse_address(std::string_view text, bool allow_port_zero, std::string& problem);
+
+// An expected HTTP status: "200" or a range "200-399", each from 100 to 599,
+// min <= max. On failure `problem` says why, for messages.
+struct StatusRange {
+  std::uint16_t min = 0;
+  std::uint16_t max = 0;
+};
+std::optional<StatusRange> parse_status_range(std::string_view text, std::string& problem);
 
 }  // namespace keel::config

@@ -1,4 +1,5 @@
-// The scalar formats of the config file: durations and host:port addresses.
+// The scalar formats of the config file: durations, host:port addresses and
+// HTTP status ranges.
 #include "proxy/config/config.hpp"
 
 #include <boost/asio/ip/address.hpp>
@@ -99,6 +100,20 @@ std::optional<ip::tcp::endpoint> resolve(const std::string& host, std::uint16_t 
   ip::address_v6::bytes_type bytes;
   std::copy(std::begin(v6->sin6_addr.s6_addr), std::end(v6->sin6_addr.s6_addr), bytes.begin());
   return ip::tcp::endpoint(ip::address_v6(bytes, v6->sin6_scope_id), port);
+}
+
+std::optional<std::uint16_t> parse_status(std::string_view text, std::string& problem) {
+  if (text.empty() || text.size() > 3 || !std::all_of(text.begin(), text.end(), is_digit)) {
+    problem = "expected a status code like 200 or a range like 200-399";
+    return std::nullopt;
+  }
+  std::uint16_t status = 0;
+  std::from_chars(text.data(), text.data() + text.size(), status);
+  if (status < 100 || status > 599) {
+    problem = "status codes are from 100 to 599, got " + std::string(text);
+    return std::nullopt;
+  }
+  return status;
 }
 
 }  // namespace
@@ -254,6 +269,20 @@ std::optional<Address> parse_address(std::string_view text, bool allow_port_zero
     return std::nullopt;
   }
   return Address{std::string(text), *endpoint};
+}
+
+std::optional<StatusRange> parse_status_range(std::string_view text, std::string& problem) {
+  const auto dash = text.find('-');
+  const auto min = parse_status(text.substr(0, dash), problem);
+  if (!min) return std::nullopt;
+  if (dash == std::string_view::npos) return StatusRange{*min, *min};
+  const auto max = parse_status(text.substr(dash + 1), problem);
+  if (!max) return std::nullopt;
+  if (*min > *max) {
+    problem = "the range is reversed (" + std::to_string(*min) + " > " + std::to_string(*max) + ")";
+    return std::nullopt;
+  }
+  return StatusRange{*min, *max};
 }
 
 }  // namespace keel::config

@@ -7,27 +7,12 @@
 #include <vector>
 
 #include "proxy/config/config.hpp"
+#include "tests/unit/config/config_test_support.hpp"
 
 namespace keel::config {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Raw strings start on the line after R"( so that line 1 of the YAML is the
-// first line shown.
-std::string yaml(std::string_view text) {
-  if (text.starts_with('\n')) text.remove_prefix(1);
-  return std::string(text);
-}
-
-Config load_ok(const std::string& text) {
-  auto loaded = parse_config(text, "test.yaml");
-  std::string errors;
-  for (const auto& error : loaded.errors) errors += error.to_string() + "\n";
-  EXPECT_TRUE(loaded.config) << errors;
-  EXPECT_TRUE(loaded.errors.empty()) << errors;
-  return loaded.config.value_or(Config{});
-}
 
 std::string endpoint(const Address& address) {
   return address.endpoint.address().to_string() + " " + std::to_string(address.endpoint.port());
@@ -63,7 +48,11 @@ TEST(LoadConfig, AbsentKeysTakeTheDefaults) {
   EXPECT_EQ(config.pools[0].retries, 2u);
   ASSERT_EQ(config.pools[0].backends.size(), 1u);
   EXPECT_EQ(config.pools[0].backends[0].weight, 1u);
+  EXPECT_FALSE(config.pools[0].health_check);
+  EXPECT_FALSE(config.pools[0].passive);
   EXPECT_TRUE(config.routes.empty());
+  EXPECT_FALSE(config.admin);
+  EXPECT_EQ(config.state_file, "");
 }
 
 TEST(LoadConfig, FullConfigRoundTrips) {

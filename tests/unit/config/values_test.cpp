@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "proxy/config/config.hpp"
@@ -168,6 +169,50 @@ TEST(ParseAddress, UnresolvableNameIsAnError) {
   std::string problem;
   EXPECT_FALSE(parse_address("keel-test.invalid:80", false, problem));
   EXPECT_TRUE(problem.starts_with("cannot resolve 'keel-test.invalid': ")) << problem;
+}
+
+struct StatusRangeCase {
+  std::string text;
+  std::optional<std::pair<int, int>> expected;
+  std::string problem;
+};
+
+TEST(ParseStatusRange, Table) {
+  const std::string help = "expected a status code like 200 or a range like 200-399";
+  const std::vector<StatusRangeCase> cases = {
+      {"200", std::pair(200, 200), ""},
+      {"200-399", std::pair(200, 399), ""},
+      {"100-599", std::pair(100, 599), ""},
+      {"204-204", std::pair(204, 204), ""},
+      {"599", std::pair(599, 599), ""},
+      {"", std::nullopt, help},
+      {"-", std::nullopt, help},
+      {"200-", std::nullopt, help},
+      {"-399", std::nullopt, help},
+      {"200-300-399", std::nullopt, help},
+      {"2xx", std::nullopt, help},
+      {" 200", std::nullopt, help},
+      {"200 - 399", std::nullopt, help},
+      {"+200", std::nullopt, help},
+      {"0200", std::nullopt, help},
+      {"99", std::nullopt, "status codes are from 100 to 599, got 99"},
+      {"600", std::nullopt, "status codes are from 100 to 599, got 600"},
+      {"000", std::nullopt, "status codes are from 100 to 599, got 000"},
+      {"200-600", std::nullopt, "status codes are from 100 to 599, got 600"},
+      {"399-200", std::nullopt, "the range is reversed (399 > 200)"},
+  };
+  for (const auto& c : cases) {
+    std::string problem;
+    const auto range = parse_status_range(c.text, problem);
+    if (!c.expected) {
+      EXPECT_FALSE(range) << "'" << c.text << "'";
+      EXPECT_EQ(problem, c.problem) << "'" << c.text << "'";
+      continue;
+    }
+    ASSERT_TRUE(range) << "'" << c.text << "': " << problem;
+    EXPECT_EQ(range->min, c.expected->first) << c.text;
+    EXPECT_EQ(range->max, c.expected->second) << c.text;
+  }
 }
 
 }  // namespace
