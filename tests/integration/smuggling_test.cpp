@@ -14,6 +14,9 @@ struct SmugglingCase {
   std::string bytes;
 };
 
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const SmugglingCase& c, std::ostream* os) { *os << c.name; }
+
 std::vector<SmugglingCase> smuggling_cases() {
   using namespace std::string_literals;
   return {
