@@ -45,6 +45,9 @@ std::optional<Health> ThresholdTracker::record(bool passed) {
     consecutive_passes_ = 0;
     if (consecutive_failures_ >= unhealthy_threshold_) reached = Health::unhealthy;
   }
+  // Nothing is known to weigh against the first result, and waiting for a
+  // threshold would keep a new backend out of rotation for intervals.
+  if (state_ == Health::unknown) reached = passed ? Health::healthy : Health::unhealthy;
   if (reached == state_) return std::nullopt;
   state_ = reached;
   return state_;

@@ -10,9 +10,11 @@ enum class Health { unknown, healthy, unhealthy };
 
 const char* to_string(Health health);
 
-// Active-check state machine: `healthy_threshold` consecutive passes make a
-// backend healthy, `unhealthy_threshold` consecutive failures make it unhealthy.
-// A backend starts `unknown`; from unknown the first threshold reached wins.
+// Active-check state machine. A backend starts `unknown`, and from unknown the
+// first result decides (a pass: healthy, a failure: unhealthy), so a newly added
+// backend gets traffic right after its first passing check. From then on
+// `healthy_threshold` consecutive passes make an unhealthy backend healthy and
+// `unhealthy_threshold` consecutive failures make a healthy one unhealthy.
 // A threshold of 0 counts as 1.
 class ThresholdTracker {
  public:

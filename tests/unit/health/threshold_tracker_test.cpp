@@ -41,18 +41,22 @@ struct ThresholdCase {
 TEST(ThresholdTracker, Transitions) {
   using enum Health;
   const std::vector<ThresholdCase> cases = {
-      {"first pass with threshold 1", 1, 3, unknown, "P", "H"},
-      {"first failure with threshold 1", 3, 1, unknown, "F", "U"},
-      {"passes reach the threshold", 2, 3, unknown, "PP", ".H"},
-      {"failures reach the threshold", 2, 3, unknown, "FFF", "..U"},
-      {"from unknown the first threshold wins", 3, 2, unknown, "PPFF", "...U"},
-      {"alternating never decides", 2, 2, unknown, "PFPFPFPF", "........"},
+      {"first pass decides from unknown", 1, 3, unknown, "P", "H"},
+      {"first failure decides from unknown", 3, 1, unknown, "F", "U"},
+      {"first pass decides whatever the threshold", 5, 5, unknown, "P", "H"},
+      {"first failure decides whatever the threshold", 5, 5, unknown, "F", "U"},
+      {"no repeat report once healthy", 2, 3, unknown, "PPPPP", "H...."},
+      {"no repeat report once unhealthy", 2, 3, unknown, "FFFFF", "U...."},
+      {"after the first pass failures need the threshold", 3, 2, unknown, "PPFF", "H..U"},
+      {"after the first failure passes need the threshold", 2, 2, unknown, "FPFPP", "U...H"},
+      {"alternating after the first result never flips", 2, 2, unknown, "PFPFPFPF",
+       "H......."},
       {"healthy stays healthy on passes", 2, 2, healthy, "PPPP", "...."},
       {"unhealthy stays unhealthy on failures", 2, 2, unhealthy, "FFFF", "...."},
-      {"no repeat report once healthy", 2, 3, unknown, "PPPPP", ".H..."},
+      {"healthy needs the failure threshold", 2, 3, healthy, "FFF", "..U"},
+      {"unhealthy needs the pass threshold", 2, 3, unhealthy, "PP", ".H"},
       {"a pass resets the failure run", 2, 3, healthy, "FFPFFF", ".....U"},
       {"a failure resets the pass run", 3, 2, unhealthy, "PPFPPP", ".....H"},
-      {"a pass resets the failure run from unknown", 2, 2, unknown, "FPFPP", "....H"},
       {"back and forth", 2, 2, healthy, "FFPPFF", ".U.H.U"},
       {"recovery counts passes only after the last failure", 2, 3, unhealthy, "PFFFPP",
        ".....H"},
@@ -61,7 +65,8 @@ TEST(ThresholdTracker, Transitions) {
       {"zero healthy threshold acts as one", 0, 2, unhealthy, "P", "H"},
       {"zero unhealthy threshold acts as one", 2, 0, healthy, "F", "U"},
       {"threshold 1 follows every change", 1, 1, unknown, "PFFPF", "HU.HU"},
-      {"long thresholds", 5, 4, unknown, "PPPPFPPPPPFFFFPFFF", ".........H...U...."},
+      {"long thresholds", 5, 4, unknown, "PPPPFPPPPPFFFFPFFF", "H............U...."},
+      {"long thresholds from a failure", 5, 4, unknown, "FPPPPFPPPPPFFF", "U.........H..."},
   };
   for (const auto& c : cases) {
     ThresholdTracker tracker(c.healthy_threshold, c.unhealthy_threshold, c.initial);
@@ -85,6 +90,13 @@ TEST(ThresholdTracker, Transitions) {
 TEST(ThresholdTracker, StartsUnknownByDefault) {
   ThresholdTracker tracker(2, 3);
   EXPECT_EQ(tracker.state(), Health::unknown);
+}
+
+// A newly added backend must get traffic right after its first passing check.
+TEST(ThresholdTracker, NewBackendIsHealthyAfterOnePass) {
+  ThresholdTracker tracker(2, 3);
+  EXPECT_EQ(tracker.record(true), Health::healthy);
+  EXPECT_EQ(tracker.state(), Health::healthy);
 }
 
 // A long streak of passes does not make the next failure run any shorter.
