@@ -1,0 +1,303 @@
+#include "proxy/admin/admin_server.hpp"
+
+#include "proxy/admin/admin_routes.hpp"
+#include "proxy/admin/json_codec.hpp"
+#include "proxy/log/log.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <openssl/crypto.h>
+
+#include <array>
+#include <exception>
+#include <list>
+#include <stdexcept>
+#include <tuple>
+#include <utility>
+
+namespace keel::admin {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace beast_http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadChunk = 4096;
+// After refusing a request, how long unread request bytes are drained before closing,
+// so the kernel does not answer them with a reset that destroys the refusal in flight.
+constexpr auto kLingerTimeout = std::chrono::seconds(2);
+// After a failed accept (e.g. out of file descriptors), so the loop does not spin.
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+
+std::string describe(const tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
+  return host + ":" + std::to_string(endpoint.port());
+}
+
+// The peer went away, or the server closed the stream: nothing to answer.
+bool is_silent_end(const beast::error_code& ec) {
+  return ec == beast_http::error::end_of_stream || ec == beast_http::error::partial_message ||
+         ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
+         ec == asio::error::bad_descriptor || ec == beast::error::timeout;
+}
+
+}  // namespace
+
+struct AdminServer::State {
+  State(asio::io_context& control, std::string_view token, PoolAdmin& admin, AdminLimits limits)
+      : control(control), acceptor(control), routes(token), admin(admin), limits(limits), wake_acceptor(control) {}
+
+  class Connection;
+
+  // The accept loop; holds `state` so it may outlive the AdminServer.
+  static asio::awaitable<void> accept(std::shared_ptr<State> state);
+
+  asio::io_context& control;
+  tcp::acceptor acceptor;
+  const AdminRoutes routes;
+  PoolAdmin& admin;
+  const AdminLimits limits;
+  std::list<Connection*> connections;
+  asio::steady_timer wake_acceptor;  // a paused or backing-off accept loop waits on it
+  bool started = false;
+  bool stopped = false;
+};
+
+// One admin connection. Owned by its coroutine; registered with the state so that
+// stop() can close it and the accept loop can count it.
+class AdminServer::State::Connection {
+ public:
+  Connection(std::shared_ptr<State> state, tcp::socket socket)
+      : state_(std::move(state)), stream_(std::move(socket)) {
+    state_->connections.push_front(this);
+    slot_ = state_->connections.begin();
+  }
+
+  ~Connection() {
+    state_->connections.erase(slot_);
+    if (!state_->stopped) state_->wake_acceptor.cancel();
+  }
+
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void close() { stream_.close(); }
+
+  // Serves `connection` until it closes; no exception escapes.
+  static asio::awaitable<void> run(std::unique_ptr<Connection> connection);
+
+ private:
+  asio::awaitable<void> serve();
+
+  using Request = beast_http::request<beast_http::string_body>;
+
+  asio::awaitable<void> answer(const Request& request, bool& keep_alive);
+  // Answers a request that could not be read (400, 413, 431) and closes.
+  asio::awaitable<void> refuse(int status, std::string message, unsigned version);
+  asio::awaitable<bool> write(unsigned version, int status, const boost::json::value& body,
+                              const std::vector<std::pair<std::string, std::string>>& headers, bool keep_alive,
+                              bool head_request);
+  asio::awaitable<void> linger_and_close();
+
+  std::shared_ptr<State> state_;
+  std::list<Connection*>::iterator slot_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+};
+
+asio::awaitable<void> AdminServer::State::Connection::serve() {
+  const AdminLimits& limits = state_->limits;
+  for (;;) {
+    if (buffer_.size() == 0) {
+      stream_.expires_after(limits.idle_timeout);
+      auto [ec, read] = co_await stream_.async_read_some(buffer_.prepare(kReadChunk), nothrow);
+      if (ec || state_->stopped) co_return;
+      buffer_.commit(read);
+    }
+    beast_http::request_parser<beast_http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+    parser.body_limit(limits.max_body_bytes);
+    stream_.expires_after(limits.read_timeout);
+    auto [ec, ignored] = co_await beast_http::async_read_header(stream_, buffer_, parser, nothrow);
+    if (state_->stopped) co_return;
+    if (!ec && !parser.is_done()) {
+      if (beast::iequals(parser.get()[beast_http::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        auto [write_ec, written] = co_await asio::async_write(stream_, asio::buffer(kContinue), nothrow);
+        if (write_ec || state_->stopped) co_return;
+      }
+      std::tie(ec, ignored) = co_await beast_http::async_read(stream_, buffer_, parser, nothrow);
+      if (state_->stopped) co_return;
+    }
+    const unsigned version = parser.is_header_done() ? parser.get().version() : 11;
+    if (ec && is_silent_end(ec)) co_return;
+    if (ec) {
+      std::string message = "malformed HTTP request";
+      int status = 400;
+      if (ec == beast_http::error::body_limit) {
+        status = 413;
+        message = "request body larger than " + std::to_string(limits.max_body_bytes) + " bytes";
+      } else if (ec == beast_http::error::header_limit) {
+        status = 431;
+        message = "request header larger than " + std::to_string(limits.max_header_bytes) + " bytes";
+      }
+      co_await refuse(status, std::move(message), version);
+      co_return;
+    }
+
+    bool keep_alive = parser.get().keep_alive();
+    co_await answer(parser.get(), keep_alive);
+    if (!keep_alive || state_->stopped) co_return;
+  }
+}
+
+asio::awaitable<void> AdminServer::State::Connection::answer(const Request& request, bool& keep_alive) {
+  AdminRequest admin_request{
+      .method = request.method_string(),
+      .target = request.target(),
+      .body = request.body(),
+  };
+  if (const auto field = request.find(beast_http::field::authorization); field != request.end())
+    admin_request.authorization = field->value();
+  AdminResponse response;
+  try {
+    response = state_->routes.handle(admin_request, state_->admin);
+  } catch (const std::exception& e) {
+    log::error("admin: " + std::string(request.method_string()) + " " + std::string(request.target()) +
+               " failed: " + e.what());
+    response = AdminResponse{.status = 500, .body = error_json("internal error")};
+  }
+  const bool head_request = request.method() == beast_http::verb::head;
+  const bool written = co_await write(request.version(), response.status, response.body, response.headers,
+                                      keep_alive, head_request);
+  if (!written || !keep_alive) {
+    keep_alive = false;
+    stream_.close();
+  }
+}
+
+asio::awaitable<bool> AdminServer::State::Connection::write(
+    unsigned version, int status, const boost::json::value& body,
+    const std::vector<std::pair<std::string, std::string>>& headers, bool keep_alive, bool head_request) {
+  beast_http::response<beast_http::string_body> response;
+  response.version(version);
+  response.result(static_cast<unsigned>(status));
+  response.set(beast_http::field::content_type, "application/json");
+  response.set(beast_http::field::cache_control, "no-store");
+  for (const auto& [name, value] : headers) response.set(name, value);
+  response.body() = boost::json::serialize(body);
+  response.body() += '\n';
+  response.keep_alive(keep_alive);
+  response.prepare_payload();
+  if (head_request) response.body().clear();  // Content-Length stays that of the GET answer
+  stream_.expires_after(state_->limits.read_timeout);
+  auto [ec, written] = co_await beast_http::async_write(stream_, response, nothrow);
+  co_return !ec && !state_->stopped;
+}
+
+// Arguments are named locals, not temporaries: GCC 12 miscompiles a temporary with a
+// destructor (here a json::value, a vector) passed to a coroutine in a co_await
+// expression; the frame was resumed broken (SIGILL).
+asio::awaitable<void> AdminServer::State::Connection::refuse(int status, std::string message,
+                                                            unsigned version) {
+  const boost::json::value body = error_json(message);
+  const std::vector<std::pair<std::string, std::string>> no_headers;
+  const bool written = co_await write(version, status, body, no_headers, false, false);
+  if (written) co_await linger_and_close();
+}
+
+asio::awaitable<void> AdminServer::State::Connection::linger_and_close() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(kLingerTimeout);
+  std::array<char, kReadChunk> discard;
+  for (;;) {
+    auto [ec, read] = co_await stream_.async_read_some(asio::buffer(discard), nothrow);
+    if (ec || state_->stopped) break;
+  }
+  stream_.close();
+}
+
+asio::awaitable<void> AdminServer::State::Connection::run(std::unique_ptr<Connection> connection) {
+  try {
+    co_await connection->serve();
+  } catch (const std::exception& e) {
+    log::error(std::string("admin: connection failed: ") + e.what());
+  }
+}
+
+asio::awaitable<void> AdminServer::State::accept(std::shared_ptr<State> state) {
+  for (;;) {
+    while (!state->stopped && state->connections.size() >= state->limits.max_connections) {
+      state->wake_acceptor.expires_at(asio::steady_timer::time_point::max());
+      co_await state->wake_acceptor.async_wait(nothrow);
+    }
+    if (state->stopped) co_return;
+    auto [ec, socket] = co_await state->acceptor.async_accept(nothrow);
+    if (state->stopped) co_return;
+    if (ec) {
+      log::warn("admin: accept failed: " + ec.message());
+      state->wake_acceptor.expires_after(kAcceptRetryDelay);
+      co_await state->wake_acceptor.async_wait(nothrow);
+      continue;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto connection = std::make_unique<Connection>(state, std::move(socket));
+    asio::co_spawn(state->control, Connection::run(std::move(connection)), asio::detached);
+  }
+}
+
+AdminServer::AdminServer(asio::io_context& control, const tcp::endpoint& endpoint, std::string token,
+                         PoolAdmin& admin, AdminLimits limits)
+    : state_(std::make_shared<State>(control, token, admin, limits)) {
+  OPENSSL_cleanse(token.data(), token.size());  // only its digest is kept (BearerAuth)
+  tcp::acceptor& acceptor = state_->acceptor;
+  beast::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) endpoint_ = acceptor.local_endpoint(ec);
+  if (ec) throw std::runtime_error("cannot listen on " + describe(endpoint) + ": " + ec.message());
+}
+
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::start() {
+  if (state_->started || state_->stopped) return;
+  state_->started = true;
+  asio::co_spawn(state_->control, State::accept(state_), asio::detached);
+}
+
+void AdminServer::stop() {
+  State& state = *state_;
+  if (state.stopped) return;
+  state.stopped = true;
+  beast::error_code ignored;
+  state.acceptor.close(ignored);
+  state.wake_acceptor.cancel();
+  // Completions are queued, never run inline, so the list does not change under us.
+  for (State::Connection* connection : state.connections) connection->close();
+}
+
+}  // namespace keel::admin

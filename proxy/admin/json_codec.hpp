@@ -1,0 +1,56 @@
+// Boost.JSON <-> the admin API's views (INTERFACE.md "Admin API"). Parsing is strict:
+// unknown fields, wrong types and out-of-range values are refused with a message meant
+// for the client, every problem of a body at once ("; "-separated).
+#pragma once
+
+#include "proxy/admin/pool_admin.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel::admin {
+
+inline constexpr std::uint32_t kMinWeight = 1;
+inline constexpr std::uint32_t kMaxWeight = 1000;
+
+// A PATCH body: at least one of the two is set.
+struct BackendPatch {
+  std::optional<std::uint32_t> weight{};
+  std::optional<AdminState> state{};
+};
+
+// A parsed body, or why it was refused (`error` is the text of a 400 {"error": ...}).
+template <class T>
+struct Parsed {
+  T value{};
+  std::string error{};
+
+  bool ok() const { return error.empty(); }
+};
+
+// POST body: {"address": "host:port", "weight": 1..1000 (optional, default 1)}.
+Parsed<BackendRequest> parse_backend(std::string_view body);
+// PUT body: a JSON array of POST bodies; may be empty.
+Parsed<std::vector<BackendRequest>> parse_backend_list(std::string_view body);
+// PATCH body: {"weight": 1..1000} and/or {"state": "active" | "draining"}.
+Parsed<BackendPatch> parse_patch(std::string_view body);
+
+std::string_view to_string(AdminState state);
+
+// {"address", "weight", "state", "health", "active_requests", "total_requests"}, in
+// that order.
+boost::json::object to_json(const BackendInfo& backend);
+// {"name", "balance", "backends": [...]}.
+boost::json::object to_json(const PoolInfo& pool);
+// {"pools": [...]}.
+boost::json::object to_json(const std::vector<PoolInfo>& pools);
+// {"error": message}.
+boost::json::object error_json(std::string_view message);
+
+}  // namespace keel::admin

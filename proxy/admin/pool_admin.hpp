@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel::admin {
+
+// A backend as the admin API shows it (INTERFACE.md "A backend as JSON").
+struct BackendInfo {
+  std::string address;
+  std::uint32_t weight = 1;
+  std::string state;   // "active" | "draining"
+  std::string health;  // "healthy" | "unhealthy" | "unknown"
+  std::uint64_t active_requests = 0;
+  std::uint64_t total_requests = 0;
+};
+
+struct PoolInfo {
+  std::string name;
+  std::string balance;  // "round_robin" | "least_conn"
+  std::vector<BackendInfo> backends;
+};
+
+// A backend in a POST or PUT body.
+struct BackendRequest {
+  std::string address;
+  std::uint32_t weight = 1;
+};
+
+enum class AdminState { active, draining };
+
+// How a change ended: `status` is the HTTP status to answer (201, 200, 202 on
+// success; 400, 404, 409, 500 with `error` set otherwise).
+struct Outcome {
+  int status = 200;
+  std::string error;
+
+  bool ok() const { return status >= 200 && status < 300; }
+};
+
+// What the admin API needs from the control plane. Called on the control
+// thread only. A successful change has been validated, persisted to the state
+// file and published to the workers when the call returns.
+class PoolAdmin {
+ public:
+  virtual ~PoolAdmin() = default;
+
+  virtual std::vector<PoolInfo> pools() const = 0;
+  virtual std::optional<PoolInfo> pool(std::string_view name) const = 0;
+
+  // 201; 404 unknown pool; 409 the address is already in the pool; 400 bad
+  // address (unparseable, unresolvable, port 0) or weight (1..1000).
+  virtual Outcome add_backend(std::string_view pool, const BackendRequest& backend) = 0;
+  // 200; the new set replaces the old (kept backends keep their state; removed
+  // ones drain); 400 on a bad entry or a duplicate address in the list; 404.
+  virtual Outcome replace_backends(std::string_view pool, const std::vector<BackendRequest>& backends) = 0;
+  // 200; at least one of weight/state is set; 404 unknown pool or backend; 400.
+  virtual Outcome patch_backend(std::string_view pool, std::string_view address,
+                                std::optional<std::uint32_t> weight,
+                                std::optional<AdminState> state) = 0;
+  // 202: the backend drains, then disappears; 404.
+  virtual Outcome remove_backend(std::string_view pool, std::string_view address) = 0;
+};
+
+}  // namespace keel::admin
