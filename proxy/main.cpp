@@ -1,7 +1,7 @@
 // keel: reverse-proxy HTTP load balancer. Command line per INTERFACE.md.
 #include "proxy/config/config.hpp"
 #include "proxy/log/log.hpp"
-#include "proxy/server.hpp"
+#include "proxy/proxy.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -47,53 +47,48 @@ int print_errors(const keel::config::LoadResult& loaded) {
 }
 
 int run(const std::string& config_path) {
-  const auto loaded = keel::config::load_config_file(config_path);
+  auto loaded = keel::config::load_config_file(config_path);
   if (!loaded.config) return print_errors(loaded);
-  const keel::config::Config& config = *loaded.config;
+  const keel::config::Config config = *loaded.config;
 
   std::signal(SIGPIPE, SIG_IGN);
   raise_file_limit();
 
-  boost::asio::io_context control;
-  // Registered before the workers start so that no thread takes these signals
-  // with their default (fatal) action.
-  boost::asio::signal_set stop_signals(control, SIGTERM, SIGINT);
-  boost::asio::signal_set hangup(control, SIGHUP);
-
-  std::unique_ptr<keel::Server> server;
+  std::unique_ptr<keel::Proxy> proxy;
   try {
-    server = std::make_unique<keel::Server>(config);
+    proxy = std::make_unique<keel::Proxy>(std::move(*loaded.config), config_path);
   } catch (const std::exception& error) {
     keel::log::error(error.what());
     return 1;
   }
-  server->start();
-  for (const auto& endpoint : server->endpoints()) {
-    std::cout << "listening on " << to_string(endpoint) << std::endl;  // flushed: harnesses wait for it
-  }
-  keel::log::info("keel started with " + std::to_string(config.workers) + " worker(s), config " +
-                  config_path);
-
+  // Registered before any thread starts, so that none takes these signals with
+  // their default (fatal) action.
+  boost::asio::signal_set stop_signals(proxy->control_context(), SIGTERM, SIGINT);
+  boost::asio::signal_set hangup(proxy->control_context(), SIGHUP);
   stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     keel::log::info(std::string("signal ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") +
                     ": finishing in-flight requests, then exiting");
     hangup.cancel();
-    server->stop(config.timeouts.shutdown);
+    proxy->stop(config.timeouts.shutdown);
   });
   std::function<void(const boost::system::error_code&, int)> on_hangup =
       [&](const boost::system::error_code& ec, int) {
         if (ec) return;
-        // TODO(#3): reload the config on SIGHUP.
-        keel::log::warn("SIGHUP: configuration reload is not supported yet; keeping the running config");
+        keel::log::info("SIGHUP: reloading " + config_path);
+        proxy->reload();
         hangup.async_wait(on_hangup);
       };
   hangup.async_wait(on_hangup);
 
-  std::thread control_thread([&] { control.run(); });
-  server->wait();
-  control.stop();
-  control_thread.join();
+  proxy->start();
+  for (const auto& endpoint : proxy->endpoints())
+    std::cout << "listening on " << to_string(endpoint) << std::endl;  // flushed: harnesses wait for it
+  if (const auto admin = proxy->admin_endpoint())
+    std::cout << "admin listening on " << to_string(*admin) << std::endl;
+  keel::log::info("keel started with " + std::to_string(config.workers) + " worker(s), config " +
+                  config_path);
+  proxy->wait();
   keel::log::info("keel stopped");
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace keel {
@@ -23,24 +24,30 @@ tcp::acceptor bind_acceptor(asio::io_context& io, const tcp::endpoint& endpoint,
   if (ec) throw std::runtime_error("cannot listen on " + text + ": " + ec.message());
   return acceptor;
 }
+
+// One acceptor per worker on the same address. Port 0: the first bind picks the
+// port, the other workers join it.
+std::vector<tcp::acceptor> bind_for_workers(std::vector<std::unique_ptr<worker::Worker>>& workers,
+                                            const config::Listener& listener, tcp::endpoint& bound) {
+  std::vector<tcp::acceptor> acceptors;
+  tcp::endpoint endpoint = listener.address.endpoint;
+  for (auto& worker : workers) {
+    acceptors.push_back(bind_acceptor(worker->context(), endpoint, listener.address.text));
+    endpoint = acceptors.back().local_endpoint();
+  }
+  bound = endpoint;
+  return acceptors;
+}
 }  // namespace
 
 Server::Server(const config::Config& config) {
-  control::BackendIds ids;
-  const auto snapshot = control::build_snapshot(config, 1, ids);
-  for (unsigned i = 0; i < config.workers; ++i) {
+  for (unsigned i = 0; i < config.workers; ++i)
     workers_.push_back(std::make_unique<worker::Worker>(i, shared_));
-    workers_.back()->install(snapshot);
-  }
   for (const auto& listener : config.listeners) {
-    tcp::endpoint endpoint = listener.address.endpoint;
-    for (auto& worker : workers_) {
-      auto acceptor = bind_acceptor(worker->context(), endpoint, listener.address.text);
-      // Port 0: the first bind picks the port, the other workers join it.
-      endpoint = acceptor.local_endpoint();
-      worker->add_acceptor(std::move(acceptor), "http");
-    }
-    endpoints_.push_back(endpoint);
+    tcp::endpoint bound;
+    auto acceptors = bind_for_workers(workers_, listener, bound);
+    for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->add_acceptor(std::move(acceptors[i]), "http");
+    endpoints_.push_back(bound);
   }
 }
 
@@ -51,6 +58,14 @@ Server::~Server() {
   }
 }
 
+void Server::install_initial(const std::shared_ptr<const control::RoutingSnapshot>& snapshot) {
+  for (auto& worker : workers_) worker->install(snapshot);
+}
+
+void Server::set_install_listener(std::function<void(std::size_t, std::uint64_t)> listener) {
+  for (auto& worker : workers_) worker->set_install_listener(listener);
+}
+
 void Server::start() {
   for (auto& worker : workers_) threads_.emplace_back([w = worker.get()] { w->run(); });
 }
@@ -58,6 +73,26 @@ void Server::start() {
 void Server::publish(std::shared_ptr<const control::RoutingSnapshot> snapshot) {
   for (auto& worker : workers_)
     asio::post(worker->context(), [w = worker.get(), snapshot] { w->install(snapshot); });
+}
+
+tcp::endpoint Server::open_listener(const config::Listener& listener) {
+  tcp::endpoint bound;
+  auto acceptors = bind_for_workers(workers_, listener, bound);
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    // The acceptor was opened on the worker's io_context, so moving it there is safe.
+    auto shared = std::make_shared<tcp::acceptor>(std::move(acceptors[i]));
+    asio::post(workers_[i]->context(), [w = workers_[i].get(), shared] {
+      w->open_listener(std::move(*shared), "http");
+    });
+  }
+  endpoints_.push_back(bound);
+  return bound;
+}
+
+void Server::close_listener(const tcp::endpoint& endpoint) {
+  for (auto& worker : workers_)
+    asio::post(worker->context(), [w = worker.get(), endpoint] { w->close_listener(endpoint); });
+  endpoints_.erase(std::remove(endpoints_.begin(), endpoints_.end(), endpoint), endpoints_.end());
 }
 
 void Server::stop(std::chrono::milliseconds grace) {

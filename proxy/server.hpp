@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -14,8 +15,8 @@
 namespace keel {
 
 // The data plane: binds every listener once per worker (SO_REUSEPORT, so the
-// kernel spreads connections and no acceptor is shared), installs the first
-// routing snapshot and runs one thread per worker.
+// kernel spreads connections and no acceptor is shared; measured faster than
+// one acceptor handing sockets out) and runs one thread per worker.
 class Server {
  public:
   // Binds all listeners; throws std::runtime_error naming the address on failure.
@@ -26,10 +27,19 @@ class Server {
 
   // The bound addresses, in config order (a port 0 listener shows its real port).
   const std::vector<boost::asio::ip::tcp::endpoint>& endpoints() const { return endpoints_; }
+  std::size_t worker_count() const { return workers_.size(); }
+
+  // Before start(): the first snapshot, and who hears of every install.
+  void install_initial(const std::shared_ptr<const control::RoutingSnapshot>& snapshot);
+  void set_install_listener(std::function<void(std::size_t worker, std::uint64_t version)> listener);
 
   void start();
   // Any thread. Publishes a new snapshot to every worker (FIFO per worker).
   void publish(std::shared_ptr<const control::RoutingSnapshot> snapshot);
+  // Control thread, after start(): a listener added or removed by a reload.
+  // open_listener throws std::runtime_error when it cannot bind.
+  boost::asio::ip::tcp::endpoint open_listener(const config::Listener& listener);
+  void close_listener(const boost::asio::ip::tcp::endpoint& endpoint);
   // Any thread. Stops accepting, lets in-flight requests finish within `grace`.
   void stop(std::chrono::milliseconds grace);
   // Joins the worker threads (after stop()).

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "health/health_state.hpp"
+#include "proxy/control/backend_stats.hpp"
 #include "proxy/config/config.hpp"
 #include "proxy/http/router.hpp"
 
@@ -8,6 +9,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,15 +25,24 @@ struct BackendSnapshot {
   std::uint32_t weight = 1;
   bool draining = false;
   health::Health health = health::Health::unknown;
+  // Whether an unknown health (no check result yet) may take traffic: true
+  // without active checks, and for backends keel started with; a backend added
+  // later to a checked pool waits for its first passing check.
+  bool usable_while_unknown = true;
+  std::shared_ptr<BackendStats> stats;
 
-  // Unknown counts as usable: without active checks nothing ever marks it healthy.
-  bool is_eligible() const { return !draining && health != health::Health::unhealthy; }
+  bool is_eligible() const {
+    if (draining) return false;
+    return health == health::Health::healthy ||
+           (health == health::Health::unknown && usable_while_unknown);
+  }
 };
 
 struct PoolSnapshot {
   std::string name;
   config::Balance balance = config::Balance::round_robin;
   std::uint32_t retries = 2;
+  std::optional<config::Passive> passive;
   std::vector<BackendSnapshot> backends;
 };
 
@@ -43,18 +54,5 @@ struct RoutingSnapshot {
   config::Limits limits;
   config::ForwardedMode forwarded_mode = config::ForwardedMode::append;
 };
-
-// Hands out backend ids; ids are never reused, so a removed and re-added
-// backend starts with fresh per-worker state.
-class BackendIds {
- public:
-  std::uint64_t next() { return ++last_; }
-
- private:
-  std::uint64_t last_ = 0;
-};
-
-std::shared_ptr<const RoutingSnapshot> build_snapshot(const config::Config& config,
-                                                      std::uint64_t version, BackendIds& ids);
 
 }  // namespace keel::control

@@ -104,6 +104,7 @@ class ClientConnection final : public Expirable, public ClientHandle {
   std::string upload_out_;  // request body bytes for the backend
   bool busy_ = false;       // inside an exchange
   bool websocket_ = false;  // the current request asks for a WebSocket upgrade
+  bool upstream_timed_out_ = false;  // the last forward() ended in 504: a passive-check failure
   bool closing_ = false;
 
   // Request-body upload running beside the response relay.
@@ -258,6 +259,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
     std::unique_ptr<UpstreamConnection> upstream = retried_stale ? nullptr : take_idle(backend);
     if (!upstream) upstream = co_await connect(backend);
     if (!upstream) {
+      pool->report_failure(backend);
       ++connect_failures;
       if (tried_count < tried.size()) tried[tried_count++] = backend.id;
       if (connect_failures > pool->retries())
@@ -268,7 +270,12 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
 
     bool keep_client = keep_alive_requested && !worker_.is_shutting_down();
     bool keep_upstream = false;
+    upstream_timed_out_ = false;
     const Attempt attempt = co_await forward(parser, *upstream, keep_client, keep_upstream);
+    if (upstream_timed_out_)
+      pool->report_failure(backend);
+    else if (attempt == Attempt::done)
+      pool->report_success(backend);
     if (attempt == Attempt::retry_fresh && !retried_stale) {
       retried_stale = true;  // a reused connection the backend had closed: once more, fresh
       continue;
@@ -364,6 +371,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
             break;
         }
         if (timed_out) {
+          upstream_timed_out_ = true;
           co_await reply_error(status::gateway_timeout, false, "backend timed out");
           co_return Attempt::failed;
         }

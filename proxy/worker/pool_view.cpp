@@ -11,6 +11,10 @@ BackendLease::BackendLease(boost::intrusive_ptr<BackendState> backend)
     : backend_(std::move(backend)) {
   ++backend_->in_flight;
   if (backend_->view) ++backend_->view->in_flight_[backend_->index];
+  if (auto* counters = backend_->counters) {
+    counters->bump(counters->in_flight, 1);
+    counters->bump(counters->total, 1);
+  }
 }
 
 BackendLease& BackendLease::operator=(BackendLease&& other) noexcept {
@@ -25,10 +29,14 @@ void BackendLease::release() {
   if (!backend_) return;
   --backend_->in_flight;
   if (backend_->view) --backend_->view->in_flight_[backend_->index];
+  if (auto* counters = backend_->counters) counters->bump(counters->in_flight, -1);
   backend_.reset();
 }
 
-PoolView::PoolView(const control::PoolSnapshot& snapshot) { reconcile(snapshot); }
+PoolView::PoolView(const control::PoolSnapshot& snapshot, std::size_t worker_index)
+    : worker_index_(worker_index) {
+  reconcile(snapshot);
+}
 
 PoolView::~PoolView() {
   for (auto& backend : backends_) {
@@ -42,6 +50,11 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
   name_ = snapshot.name;
   balance_ = snapshot.balance;
   retries_ = snapshot.retries;
+  const bool passive_changed =
+      snapshot.passive.has_value() != passive_.has_value() ||
+      (passive_ && (passive_->max_fails != snapshot.passive->max_fails ||
+                    passive_->fail_timeout != snapshot.passive->fail_timeout));
+  passive_ = snapshot.passive;
 
   std::unordered_map<std::uint64_t, std::size_t> old_index;
   old_index.reserve(backends_.size());
@@ -53,6 +66,10 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
   current.reserve(snapshot.backends.size());
   candidates_.clear();
   in_flight_.clear();
+  snapshot_eligible_.clear();
+  ejected_count_ = 0;
+  next_readmission_ = Clock::time_point::max();
+  const auto now = Clock::now();
   for (const auto& next : snapshot.backends) {
     boost::intrusive_ptr<BackendState> state;
     std::int64_t carried_current = 0;
@@ -66,11 +83,26 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
       state->address = next.address;
       state->endpoint = next.endpoint;
     }
+    if (state->stats != next.stats) {
+      state->stats = next.stats;
+      state->counters = next.stats ? &next.stats->worker(worker_index_) : nullptr;
+    }
+    if (passive_changed || (passive_ && !state->passive))
+      state->passive.reset();
+    if (passive_ && !state->passive) state->passive.emplace(passive_->max_fails, passive_->fail_timeout);
+
     state->eligible = next.is_eligible();
     if (!state->eligible) state->idle.clear();  // draining: no reuse of its connections either
     state->view = this;
     state->index = backends.size();
-    candidates_.push_back({.weight = next.weight, .eligible = state->eligible});
+    bool eligible = state->eligible;
+    snapshot_eligible_.push_back(eligible);
+    if (eligible && state->passive && state->passive->is_ejected(now)) {
+      eligible = false;
+      ++ejected_count_;
+      next_readmission_ = std::min(next_readmission_, *state->passive->ejected_until());
+    }
+    candidates_.push_back({.weight = next.weight, .eligible = eligible});
     in_flight_.push_back(state->in_flight);
     current.push_back(carried_current);
     backends.push_back(std::move(state));
@@ -85,7 +117,33 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
   current_ = std::move(current);
 }
 
+void PoolView::refresh_ejections(Clock::time_point now) {
+  ejected_count_ = 0;
+  next_readmission_ = Clock::time_point::max();
+  for (std::size_t i = 0; i < backends_.size(); ++i) {
+    const auto& backend = *backends_[i];
+    bool eligible = snapshot_eligible_[i];
+    if (eligible && backend.passive && backend.passive->is_ejected(now)) {
+      eligible = false;
+      ++ejected_count_;
+      next_readmission_ = std::min(next_readmission_, *backend.passive->ejected_until());
+    }
+    candidates_[i].eligible = eligible;
+  }
+}
+
+void PoolView::report_failure(BackendState& backend) {
+  if (!backend.passive) return;
+  const auto now = Clock::now();
+  if (backend.passive->record_failure(now) && backend.view == this) refresh_ejections(now);
+}
+
+void PoolView::report_success(BackendState& backend) {
+  if (backend.passive) backend.passive->record_success();
+}
+
 BackendLease PoolView::pick(std::span<const std::uint64_t> tried) {
+  if (ejected_count_ > 0 && Clock::now() >= next_readmission_) refresh_ejections(Clock::now());
   std::array<std::size_t, 16> excluded{};
   std::size_t excluded_count = 0;
   for (std::uint64_t id : tried) {

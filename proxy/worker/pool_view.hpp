@@ -1,6 +1,7 @@
 #pragma once
 
 #include "balancer/selection.hpp"
+#include "health/health_state.hpp"
 #include "proxy/control/snapshot.hpp"
 #include "proxy/worker/upstream_pool.hpp"
 
@@ -29,6 +30,11 @@ struct BackendState
   boost::asio::ip::tcp::endpoint endpoint;
   std::uint32_t in_flight = 0;
   bool eligible = true;  // false once draining, unhealthy or removed: no new request, no reuse
+  // This worker's counters block, read by the control thread (API, drain).
+  std::shared_ptr<control::BackendStats> stats;
+  control::WorkerBackendCounters* counters = nullptr;
+  // Passive checks: this worker's own view of live-traffic failures.
+  std::optional<health::PassiveTracker> passive;
   PoolView* view = nullptr;  // null once removed from its pool
   std::size_t index = 0;     // position in view's arrays
   std::deque<std::unique_ptr<UpstreamConnection>> idle;  // parked, oldest first
@@ -56,7 +62,7 @@ class BackendLease {
 // worker-local selection state (in-flight counts, round-robin weights).
 class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_unsafe_counter> {
  public:
-  explicit PoolView(const control::PoolSnapshot& snapshot);
+  PoolView(const control::PoolSnapshot& snapshot, std::size_t worker_index);
   ~PoolView();
 
   // Takes the new membership, keeping per-backend state by id. Backends that
@@ -66,6 +72,10 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   // Picks an eligible backend not in `tried` (backend ids). Empty lease: none.
   BackendLease pick(std::span<const std::uint64_t> tried);
 
+  // Live-traffic outcomes for passive checks (no-ops without `passive`).
+  void report_failure(BackendState& backend);
+  void report_success(BackendState& backend);
+
   const std::string& name() const { return name_; }
   std::uint32_t retries() const { return retries_; }
   std::size_t size() const { return backends_.size(); }
@@ -73,9 +83,16 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
  private:
   friend class BackendLease;
 
+  void refresh_ejections(Clock::time_point now);
+
+  std::size_t worker_index_;
   std::string name_;
   config::Balance balance_;
   std::uint32_t retries_;
+  std::optional<config::Passive> passive_;
+  std::size_t ejected_count_ = 0;
+  Clock::time_point next_readmission_ = Clock::time_point::max();
+  std::vector<bool> snapshot_eligible_;  // eligibility before passive ejection
   std::vector<boost::intrusive_ptr<BackendState>> backends_;
   // Parallel arrays in the layout the balancer takes.
   std::vector<balancer::Candidate> candidates_;

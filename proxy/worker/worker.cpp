@@ -36,6 +36,7 @@ Worker::~Worker() {
   // Destroy what lives on the loop while the loop still exists; the loop's own
   // destruction then frees any coroutine still suspended (a forced stop).
   acceptors_.clear();
+  closed_acceptors_.clear();
   tick_timer_.reset();
   pools_.clear();
   io_.reset();
@@ -43,6 +44,26 @@ Worker::~Worker() {
 
 void Worker::add_acceptor(tcp::acceptor acceptor, std::string scheme) {
   acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(scheme)}));
+}
+
+void Worker::open_listener(tcp::acceptor acceptor, std::string scheme) {
+  if (shutting_down_) return;
+  add_acceptor(std::move(acceptor), std::move(scheme));
+  accept_next(*acceptors_.back());
+}
+
+void Worker::close_listener(const tcp::endpoint& endpoint) {
+  for (auto it = acceptors_.begin(); it != acceptors_.end(); ++it) {
+    boost::system::error_code ec;
+    if ((*it)->acceptor.local_endpoint(ec) == endpoint && !ec) {
+      (*it)->acceptor.close(ec);
+      // The pending accept completes with operation_aborted and references the
+      // Acceptor: keep it alive until then by parking it.
+      closed_acceptors_.push_back(std::move(*it));
+      acceptors_.erase(it);
+      return;
+    }
+  }
 }
 
 void Worker::run() {
@@ -106,7 +127,7 @@ void Worker::install(std::shared_ptr<const control::RoutingSnapshot> next) {
     if (view)
       view->reconcile(pool);
     else
-      view = new PoolView(pool);
+      view = new PoolView(pool, index_);
     pools.push_back(std::move(view));
   }
   for (auto& removed : pools_) {  // pools that left the config: their backends go too
@@ -114,6 +135,7 @@ void Worker::install(std::shared_ptr<const control::RoutingSnapshot> next) {
   }
   pools_ = std::move(pools);
   snapshot_ = std::move(next);
+  if (install_listener_) install_listener_(index_, snapshot_->version);
 }
 
 void Worker::begin_shutdown(Clock::duration grace) {

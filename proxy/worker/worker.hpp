@@ -50,6 +50,14 @@ class Worker {
 
   // Before run(): takes an acceptor already bound and listening for this worker.
   void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, std::string scheme);
+  // Worker thread (post it): a listener added by a reload; starts accepting.
+  void open_listener(boost::asio::ip::tcp::acceptor acceptor, std::string scheme);
+  // Worker thread (post it): a listener removed by a reload; open connections stay.
+  void close_listener(const boost::asio::ip::tcp::endpoint& endpoint);
+  // Before run(): told (on this worker's thread) each time a snapshot is installed.
+  void set_install_listener(std::function<void(std::size_t worker, std::uint64_t version)> listener) {
+    install_listener_ = std::move(listener);
+  }
   // Thread body: runs the loop until the worker has stopped.
   void run();
 
@@ -80,12 +88,14 @@ class Worker {
   std::optional<boost::asio::steady_timer> tick_timer_;
   DeadlineList deadlines_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::vector<std::unique_ptr<Acceptor>> closed_acceptors_;
   std::shared_ptr<const control::RoutingSnapshot> snapshot_;
   std::vector<boost::intrusive_ptr<PoolView>> pools_;
   boost::intrusive::list<ClientHandle, boost::intrusive::constant_time_size<false>> clients_;
   std::size_t client_count_ = 0;
   bool shutting_down_ = false;
   Clock::time_point shutdown_deadline_{};
+  std::function<void(std::size_t, std::uint64_t)> install_listener_;
 };
 
 }  // namespace keel::worker

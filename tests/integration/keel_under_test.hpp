@@ -3,7 +3,8 @@
 #pragma once
 
 #include "proxy/config/config.hpp"
-#include "proxy/server.hpp"
+#include "proxy/control/control_plane.hpp"
+#include "proxy/proxy.hpp"
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -67,29 +68,34 @@ inline boost::beast::http::request<boost::beast::http::string_body> request_with
 
 class KeelUnderTest {
  public:
-  explicit KeelUnderTest(const std::string& yaml) {
+  // `config_path`: the file reload() re-reads (empty: none).
+  explicit KeelUnderTest(const std::string& yaml, std::string config_path = {}) {
     auto loaded = config::parse_config(yaml, "test.yaml");
     if (!loaded.config) {
       std::string message = "test config rejected:";
       for (const auto& error : loaded.errors) message += "\n  " + error.to_string();
       throw std::runtime_error(message + "\n" + yaml);
     }
-    server_ = std::make_unique<Server>(*loaded.config);
-    server_->start();
+    proxy_ = std::make_unique<Proxy>(std::move(*loaded.config), std::move(config_path));
+    proxy_->start();
   }
   ~KeelUnderTest() {
-    server_->stop(std::chrono::milliseconds(0));
-    server_->wait();
+    proxy_->stop(std::chrono::milliseconds(0));
+    proxy_->wait();
   }
 
-  std::string address() const {
-    const auto& endpoint = server_->endpoints().front();
-    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  std::string address(std::size_t listener = 0) const {
+    return to_address(proxy_->endpoints().at(listener));
   }
-  Server& server() { return *server_; }
+  std::string admin_address() const { return to_address(proxy_->admin_endpoint().value()); }
+  Proxy& proxy() { return *proxy_; }
+  control::ControlPlane& control() { return proxy_->control_plane(); }
 
  private:
-  std::unique_ptr<Server> server_;
+  static std::string to_address(const boost::asio::ip::tcp::endpoint& endpoint) {
+    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  }
+  std::unique_ptr<Proxy> proxy_;
 };
 
 }  // namespace keel::test

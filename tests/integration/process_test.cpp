@@ -2,12 +2,15 @@
 #include "tests/support/keel_process.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/test_client.hpp"
+#include "tests/support/wait.hpp"
 
 #include <gtest/gtest.h>
 
 #include <csignal>
 #include <fstream>
+#include <atomic>
 #include <future>
+#include <thread>
 
 namespace keel::test {
 namespace {
@@ -93,18 +96,125 @@ TEST(Process, ServesAndStopsGracefullyOnSigterm) {
   EXPECT_TRUE(refused.connect_error() || !refused.get("/").ok());
 }
 
-TEST(Process, SighupDoesNotKillTheProxy) {
-  TestBackend backend;
-  TempConfig config(config_for(backend.address()));
+// Sends requests on one connection until stopped; counts answers that are not 200.
+class ProcessLoad {
+ public:
+  explicit ProcessLoad(std::string address) {
+    for (int i = 0; i < 3; ++i)
+      threads_.emplace_back([this, address] {
+        TestClient client{address};
+        while (!stop_) {
+          auto response = client.get("/load");
+          ++requests_;
+          if (response.result() != http::status::ok) {
+            ++failures_;
+            client.reconnect();
+          }
+        }
+      });
+  }
+  ~ProcessLoad() { stop(); }
+  void stop() {
+    stop_ = true;
+    for (auto& thread : threads_)
+      if (thread.joinable()) thread.join();
+  }
+  int failures() const { return failures_; }
+  int requests() const { return requests_; }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<int> failures_{0};
+  std::atomic<int> requests_{0};
+  std::vector<std::thread> threads_;
+};
+
+TEST(Process, SighupReloadsUnderLoadWithoutFailures) {
+  TestBackend a{"a"}, b{"b"};
+  TempConfig config(config_for(a.address()));
+  ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+  auto line = keel.wait_for_line("listening on ");
+  ASSERT_TRUE(line) << keel.output(ChildProcess::Output::err);
+  const auto address = *listening_address(*line);
+  ProcessLoad load{address};
+  ASSERT_TRUE(wait_until([&] { return load.requests() > 50; }, std::chrono::seconds(5)));
+  for (int round = 0; round < 6; ++round) {
+    std::ofstream(config.path()) << config_for(round % 2 ? a.address() : b.address());
+    keel.signal(SIGHUP);
+    const std::string applied = "applied (snapshot";
+    ASSERT_TRUE(wait_until(
+        [&] {
+          const auto log = keel.output(ChildProcess::Output::err);
+          std::size_t count = 0;
+          for (auto at = log.find(applied); at != std::string::npos; at = log.find(applied, at + 1)) ++count;
+          return count >= static_cast<std::size_t>(round + 1);
+        },
+        std::chrono::seconds(5)))
+        << keel.output(ChildProcess::Output::err);
+    const int seen = load.requests();
+    ASSERT_TRUE(wait_until([&] { return load.requests() > seen + 20; }, std::chrono::seconds(5)));
+  }
+  load.stop();
+  EXPECT_EQ(load.failures(), 0) << "of " << load.requests();
+  EXPECT_GT(a.request_count(), 0u);
+  EXPECT_GT(b.request_count(), 0u);
+}
+
+TEST(Process, BrokenConfigOnSighupKeepsTheOldOneServing) {
+  TestBackend a{"a"};
+  TempConfig config(config_for(a.address()));
   ChildProcess keel(binary_path("keel"), {"--config", config.path()});
   auto line = keel.wait_for_line("listening on ");
   ASSERT_TRUE(line);
+  std::ofstream(config.path()) << "pools:\n  - name: web\n    balance: sideways\n";
   keel.signal(SIGHUP);
   ASSERT_TRUE(wait_until(
-      [&] { return keel.output(ChildProcess::Output::err).find("SIGHUP") != std::string::npos; },
+      [&] { return keel.output(ChildProcess::Output::err).find("rejected") != std::string::npos; },
       std::chrono::seconds(5)));
-  EXPECT_EQ(TestClient{*listening_address(*line)}.get("/").result(), http::status::ok);
+  EXPECT_NE(keel.output(ChildProcess::Output::err).find(config.path() + ":3:"), std::string::npos)
+      << keel.output(ChildProcess::Output::err);
+  EXPECT_EQ(TestClient{*listening_address(*line)}.get("/").body(), "ok from a");
   EXPECT_TRUE(keel.is_running());
+}
+
+TEST(Process, AdminChangeSurvivesKillAndRestart) {
+  TestBackend a{"a"}, b{"b"};
+  const std::string state = ::testing::TempDir() + "keel-state-" + std::to_string(::getpid()) + ".json";
+  std::remove(state.c_str());
+  TempConfig config(config_for(a.address(), "admin:\n  address: 127.0.0.1:0\nstate_file: " + state + "\n"));
+  std::string admin_address;
+  {
+    ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+    ASSERT_TRUE(keel.wait_for_line("listening on "));
+    auto admin_line = keel.wait_for_line("admin listening on ");
+    ASSERT_TRUE(admin_line) << keel.output(ChildProcess::Output::err);
+    admin_address = admin_line->substr(std::string("admin listening on ").size());
+    TestClient admin{admin_address};
+    ASSERT_EQ(admin.request("POST", "/api/v1/pools/web/backends", {}, R"({"address":")" + b.address() + R"(","weight":2})")
+                  .result(),
+              http::status::created);
+    ASSERT_EQ(admin.request("DELETE", "/api/v1/pools/web/backends/" + a.address()).result(), http::status::accepted);
+    keel.signal(SIGKILL);
+    ASSERT_TRUE(keel.wait_exit());
+  }
+  ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+  auto line = keel.wait_for_line("listening on ");
+  ASSERT_TRUE(line) << keel.output(ChildProcess::Output::err);
+  TestClient client{*listening_address(*line)};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(client.get("/").body(), "ok from b");
+  std::remove(state.c_str());
+}
+
+TEST(Process, CorruptStateFileIsReported) {
+  TestBackend a{"a"};
+  const std::string state = ::testing::TempDir() + "keel-corrupt-" + std::to_string(::getpid()) + ".json";
+  std::ofstream(state) << "{ not json";
+  TempConfig config(config_for(a.address(), "state_file: " + state + "\n"));
+  ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+  EXPECT_EQ(keel.wait_exit(), 1);
+  EXPECT_NE(keel.output(ChildProcess::Output::err).find(state), std::string::npos)
+      << keel.output(ChildProcess::Output::err);
+  std::remove(state.c_str());
 }
 
 }  // namespace

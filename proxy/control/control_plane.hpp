@@ -1,0 +1,126 @@
+#pragma once
+
+#include "health/checker.hpp"
+#include "proxy/admin/pool_admin.hpp"
+#include "proxy/config/config.hpp"
+#include "proxy/control/asio_scheduler.hpp"
+#include "proxy/control/backend_stats.hpp"
+#include "proxy/control/http_prober.hpp"
+#include "proxy/control/snapshot.hpp"
+#include "proxy/control/state_file.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace keel {
+class Server;
+}
+
+namespace keel::control {
+
+// The single writer of pool state. Admin calls, health changes, drains and
+// reloads all run on the control thread, so the registry needs no lock; each
+// change becomes a new immutable RoutingSnapshot posted to every worker.
+class ControlPlane final : public admin::PoolAdmin {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Before the workers start. Reads the state file (its backend lists win over
+  // the config's for the pools it names), installs the first snapshot on
+  // `server`. Throws std::runtime_error on a corrupt or unreadable state file.
+  ControlPlane(boost::asio::io_context& io, config::Config config, Server& server);
+  ~ControlPlane() override;
+
+  // Control thread: starts active health checks and drain tracking.
+  void start();
+  void stop();
+
+  // Control thread (SIGHUP). Re-reads `path`; a config that does not validate
+  // changes nothing. Returns the problems (empty on success); logs either way.
+  std::vector<std::string> reload(const std::string& path);
+
+  const config::Config& config() const { return config_; }
+
+  // Any thread: blocks until every worker has installed snapshot `version` or
+  // later (tests use it to see a change reach the workers).
+  bool wait_installed(std::uint64_t version, std::chrono::milliseconds deadline);
+  std::uint64_t published_version() const { return version_; }
+
+  // admin::PoolAdmin (control thread).
+  std::vector<admin::PoolInfo> pools() const override;
+  std::optional<admin::PoolInfo> pool(std::string_view name) const override;
+  admin::Outcome add_backend(std::string_view pool, const admin::BackendRequest& backend) override;
+  admin::Outcome replace_backends(std::string_view pool,
+                                  const std::vector<admin::BackendRequest>& backends) override;
+  admin::Outcome patch_backend(std::string_view pool, std::string_view address,
+                               std::optional<std::uint32_t> weight,
+                               std::optional<admin::AdminState> state) override;
+  admin::Outcome remove_backend(std::string_view pool, std::string_view address) override;
+
+ private:
+  struct BackendRecord {
+    std::uint64_t id = 0;
+    std::string address;
+    boost::asio::ip::tcp::endpoint endpoint;
+    std::uint32_t weight = 1;
+    bool draining = false;  // admin state: no new requests, stays listed
+    bool removing = false;  // drain, then disappear
+    std::uint64_t removing_since = 0;  // snapshot version that stopped its traffic
+    Clock::time_point remove_by{};     // timeouts.drain
+    health::Health health = health::Health::unknown;
+    bool started_with = false;  // present at start: usable before its first check
+    std::shared_ptr<BackendStats> stats;
+  };
+  struct PoolRecord {
+    config::Pool settings;  // backends unused: `backends` below is the truth
+    std::vector<BackendRecord> backends;
+  };
+
+  PoolRecord* find_pool(std::string_view name);
+  const PoolRecord* find_pool(std::string_view name) const;
+  BackendRecord make_backend(const config::Address& address, std::uint32_t weight);
+  // Builds the pools from `config`, with the state file's lists for the pools
+  // it names; existing records (by pool and address) keep id, stats and health.
+  std::vector<PoolRecord> desired_pools(const config::Config& config, const PersistedState* state);
+  void start_removing(BackendRecord& backend);
+  // Writes the state file; on failure restores `before` and returns 500.
+  std::optional<admin::Outcome> persist_or_rollback(std::vector<PoolRecord> before);
+  std::shared_ptr<const RoutingSnapshot> build_snapshot();
+  void publish();
+  void on_installed(std::size_t worker, std::uint64_t version);
+  void update_health_targets();
+  void on_health_change(std::uint64_t backend_id, health::Health health, const std::string& detail);
+  void schedule_drain_check();
+  void check_drains();
+  admin::PoolInfo describe(const PoolRecord& pool) const;
+
+  boost::asio::io_context& io_;
+  config::Config config_;
+  Server& server_;
+  std::vector<PoolRecord> pools_;
+  std::uint64_t next_backend_id_ = 0;
+  std::uint64_t version_ = 0;
+
+  // Installed versions per worker; the condition variable serves tests.
+  std::vector<std::uint64_t> installed_;
+  mutable std::mutex installed_mutex_;
+  std::condition_variable installed_changed_;
+  std::uint64_t all_installed_ = 0;
+
+  HttpProber prober_;
+  AsioScheduler scheduler_;
+  health::Checker checker_;
+  boost::asio::steady_timer drain_timer_;
+  bool drain_timer_armed_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace keel::control
