@@ -70,6 +70,8 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, config::Config config, S
     boost::asio::post(io_, [this, worker, version] { on_installed(worker, version); });
   });
   server_.install_initial(build_snapshot());
+  for (std::size_t i = 0; i < config_.listeners.size() && i < server_.endpoints().size(); ++i)
+    listener_endpoints_[config_.listeners[i].address.text] = server_.endpoints()[i];
 }
 
 ControlPlane::~ControlPlane() { stop(); }
@@ -471,30 +473,31 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
       if (next.workers != config_.workers)
         log::warn("reload: 'workers' changes only on restart; keeping " + std::to_string(config_.workers));
       // Listeners: open the new ones first, so a bind failure changes nothing.
-      std::vector<boost::asio::ip::tcp::endpoint> opened;
+      std::map<std::string, boost::asio::ip::tcp::endpoint> opened;
       for (const auto& listener : next.listeners) {
-        const bool existed = std::any_of(config_.listeners.begin(), config_.listeners.end(),
-                                         [&](const auto& l) { return l.address.text == listener.address.text; });
-        if (existed) continue;
+        if (listener_endpoints_.count(listener.address.text)) continue;
         try {
-          opened.push_back(server_.open_listener(listener));
+          opened[listener.address.text] = server_.open_listener(listener);
           log::info("reload: listening on " + listener.address.text);
         } catch (const std::exception& e) {
           problems.push_back(e.what());
         }
       }
       if (!problems.empty()) {
-        for (const auto& endpoint : opened) server_.close_listener(endpoint);
+        for (const auto& [text, endpoint] : opened) server_.close_listener(endpoint);
       } else {
-        for (std::size_t i = 0; i < config_.listeners.size(); ++i) {
-          const auto& listener = config_.listeners[i];
+        for (auto it = listener_endpoints_.begin(); it != listener_endpoints_.end();) {
           const bool kept = std::any_of(next.listeners.begin(), next.listeners.end(),
-                                        [&](const auto& l) { return l.address.text == listener.address.text; });
-          if (!kept && i < server_.endpoints().size()) {
-            log::info("reload: no longer listening on " + listener.address.text);
-            server_.close_listener(server_.endpoints()[i]);
+                                        [&](const auto& l) { return l.address.text == it->first; });
+          if (kept) {
+            ++it;
+            continue;
           }
+          log::info("reload: no longer listening on " + it->first);
+          server_.close_listener(it->second);
+          it = listener_endpoints_.erase(it);
         }
+        listener_endpoints_.merge(opened);
         auto pools = desired_pools(next, state ? &*state : nullptr);
         // Backends that left a surviving pool drain out like an API removal.
         for (auto& pool : pools) {

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -106,6 +107,8 @@ class ControlPlane final : public admin::PoolAdmin {
   config::Config config_;
   Server& server_;
   std::vector<PoolRecord> pools_;
+  // Listener address as configured → where it is bound (port 0 resolved).
+  std::map<std::string, boost::asio::ip::tcp::endpoint> listener_endpoints_;
   std::uint64_t next_backend_id_ = 0;
   std::uint64_t version_ = 0;
 

@@ -164,7 +164,10 @@ TEST(AdminApi, PutReplacementUnderLoadLosesNothing) {
       {c.address()}, {a.address(), c.address()}, {b.address()}, {a.address(), b.address(), c.address()}};
   for (int round = 0; round < 12; ++round) {
     std::string body = "[";
-    for (const auto& address : sets[round % 4]) body += (body.size() > 1 ? "," : "") + std::string(R"({"address":")") + address + R"("})";
+    for (const auto& address : sets[round % 4]) {
+      if (body.size() > 1) body += ',';
+      body.append(R"({"address":")").append(address).append(R"("})");
+    }
     body += "]";
     auto replaced = admin.request("PUT", "/api/v1/pools/web/backends", {}, body);
     ASSERT_EQ(replaced.result(), http::status::ok) << replaced.body();
@@ -290,6 +293,33 @@ TEST(Reload, AppliesNewPoolsAndKeepsOldOnBrokenConfig) {
   std::ofstream(path) << "pools: [ this is not valid";
   EXPECT_FALSE(keel.proxy().reload_and_wait().empty());
   EXPECT_EQ(client.get("/").body(), "ok from b");
+  std::remove(path.c_str());
+}
+
+TEST(Reload, OpensAddedListenerAndClosesRemovedOne) {
+  TestBackend a{"a"};
+  std::string port;
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::address_v4::loopback(), 0});
+    port = std::to_string(probe.local_endpoint().port());
+  }
+  const std::string path = ::testing::TempDir() + "keel-listeners-" + std::to_string(::getpid()) + ".yaml";
+  const std::string base = single_pool_config({a.address()});
+  std::ofstream(path) << base;
+  KeelUnderTest keel{base, path};
+  std::string with_second = base;
+  with_second.insert(with_second.find("pools:"), "  - address: 127.0.0.1:" + port + "\n");
+  std::ofstream(path) << with_second;
+  ASSERT_TRUE(keel.proxy().reload_and_wait().empty());
+  EXPECT_EQ(TestClient{"127.0.0.1:" + port}.get("/").body(), "ok from a");
+  EXPECT_EQ(TestClient{keel.address()}.get("/").body(), "ok from a");
+
+  std::ofstream(path) << base;  // the second listener goes again
+  ASSERT_TRUE(keel.proxy().reload_and_wait().empty());
+  ASSERT_TRUE(keel.control().wait_installed(keel.control().published_version(), std::chrono::seconds(5)));
+  EXPECT_TRUE(wait_until([&] { return TestClient{"127.0.0.1:" + port}.connect_error().failed(); },
+                         std::chrono::seconds(5)));
   std::remove(path.c_str());
 }
 
