@@ -10,6 +10,8 @@ namespace keel::worker {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
+void (*worker_thread_hook)() = nullptr;
+
 // Deadlines are enforced at this granularity (see DeadlineList).
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 
@@ -67,6 +69,7 @@ void Worker::close_listener(const tcp::endpoint& endpoint) {
 }
 
 void Worker::run() {
+  if (worker_thread_hook) worker_thread_hook();
   for (auto& acceptor : acceptors_) accept_next(*acceptor);
   tick();
   io_->run();

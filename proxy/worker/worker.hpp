@@ -19,6 +19,10 @@
 
 namespace keel::worker {
 
+// Test seam: when set, every worker thread calls it first thing (the allocation
+// test marks worker threads with it). Set before any worker starts.
+extern void (*worker_thread_hook)();
+
 // What all workers share: read-mostly, written once per connection at most.
 struct SharedState {
   std::atomic<std::size_t> client_connections{0};
