@@ -3,6 +3,7 @@
 #include "tests/integration/keel_under_test.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/test_client.hpp"
+#include "tests/support/wait.hpp"
 
 #include <gtest/gtest.h>
 
@@ -139,6 +140,19 @@ TEST(RequestLimits, IdleClientIsClosedSilently) {
   auto raw = client.read_raw_until_close_or(std::chrono::seconds(3));
   EXPECT_TRUE(raw.closed);
   EXPECT_EQ(raw.data, "");
+}
+
+TEST(RequestLimits, ConnectionsPastMaxConnectionsAreRefused) {
+  TestBackend backend;
+  KeelUnderTest keel{single_pool_config({backend.address()}, "limits:\n  max_connections: 2\n")};
+  TestClient first{keel.address()}, second{keel.address()};
+  ASSERT_EQ(first.get("/").result(), http::status::ok);
+  ASSERT_EQ(second.get("/").result(), http::status::ok);
+  TestClient third{keel.address()};
+  EXPECT_FALSE(third.get("/").ok()) << "a third connection must be refused";
+  first.close();
+  EXPECT_TRUE(wait_until([&] { return TestClient{keel.address()}.get("/").ok(); }, std::chrono::seconds(5)));
+  EXPECT_EQ(second.get("/").result(), http::status::ok);  // the others are untouched
 }
 
 TEST(RequestLimits, MalformedRequestLineIs400) {
