@@ -472,6 +472,11 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
     if (problems.empty()) {
       if (next.workers != config_.workers)
         log::warn("reload: 'workers' changes only on restart; keeping " + std::to_string(config_.workers));
+      const bool admin_changed =
+          next.admin.has_value() != config_.admin.has_value() ||
+          (next.admin && (next.admin->address.text != config_.admin->address.text ||
+                          next.admin->token != config_.admin->token));
+      if (admin_changed) log::warn("reload: 'admin' changes only on restart; the admin API keeps its settings");
       // Listeners: open the new ones first, so a bind failure changes nothing.
       std::map<std::string, boost::asio::ip::tcp::endpoint> opened;
       for (const auto& listener : next.listeners) {
