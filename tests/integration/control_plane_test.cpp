@@ -2,6 +2,7 @@
 // reloads reach the workers without losing a request.
 #include "tests/integration/keel_under_test.hpp"
 #include "tests/support/test_backend.hpp"
+#include "tests/support/load_loop.hpp"
 #include "tests/support/test_client.hpp"
 #include "tests/support/wait.hpp"
 
@@ -37,39 +38,6 @@ const json::object* find_backend(const json::array& backends, const std::string&
 std::string field(const json::object* backend, const char* name) {
   return backend ? std::string(backend->at(name).as_string()) : std::string("<absent>");
 }
-
-// Sends requests on a few connections until stopped; counts answers that are not 200.
-class LoadLoop {
- public:
-  explicit LoadLoop(std::string address, int connections = 4) {
-    for (int i = 0; i < connections; ++i)
-      threads_.emplace_back([this, address] {
-        TestClient client{address};
-        while (!stop_) {
-          auto response = client.get("/load");
-          ++requests_;
-          if (response.result() != http::status::ok) {
-            ++failures_;
-            client.reconnect();
-          }
-        }
-      });
-  }
-  ~LoadLoop() { stop(); }
-  void stop() {
-    stop_ = true;
-    for (auto& thread : threads_)
-      if (thread.joinable()) thread.join();
-  }
-  int failures() const { return failures_; }
-  int requests() const { return requests_; }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::atomic<int> failures_{0};
-  std::atomic<int> requests_{0};
-  std::vector<std::thread> threads_;
-};
 
 TEST(AdminApi, ListsPoolsAndBackends) {
   TestBackend a{"a"};

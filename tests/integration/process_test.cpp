@@ -1,6 +1,7 @@
 // build/keel as a child process: command line, "listening on", graceful SIGTERM.
 #include "tests/support/keel_process.hpp"
 #include "tests/support/test_backend.hpp"
+#include "tests/support/load_loop.hpp"
 #include "tests/support/test_client.hpp"
 #include "tests/support/wait.hpp"
 
@@ -96,39 +97,6 @@ TEST(Process, ServesAndStopsGracefullyOnSigterm) {
   EXPECT_TRUE(refused.connect_error() || !refused.get("/").ok());
 }
 
-// Sends requests on one connection until stopped; counts answers that are not 200.
-class ProcessLoad {
- public:
-  explicit ProcessLoad(std::string address) {
-    for (int i = 0; i < 3; ++i)
-      threads_.emplace_back([this, address] {
-        TestClient client{address};
-        while (!stop_) {
-          auto response = client.get("/load");
-          ++requests_;
-          if (response.result() != http::status::ok) {
-            ++failures_;
-            client.reconnect();
-          }
-        }
-      });
-  }
-  ~ProcessLoad() { stop(); }
-  void stop() {
-    stop_ = true;
-    for (auto& thread : threads_)
-      if (thread.joinable()) thread.join();
-  }
-  int failures() const { return failures_; }
-  int requests() const { return requests_; }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::atomic<int> failures_{0};
-  std::atomic<int> requests_{0};
-  std::vector<std::thread> threads_;
-};
-
 TEST(Process, SighupReloadsUnderLoadWithoutFailures) {
   TestBackend a{"a"}, b{"b"};
   TempConfig config(config_for(a.address()));
@@ -136,7 +104,7 @@ TEST(Process, SighupReloadsUnderLoadWithoutFailures) {
   auto line = keel.wait_for_line("listening on ");
   ASSERT_TRUE(line) << keel.output(ChildProcess::Output::err);
   const auto address = *listening_address(*line);
-  ProcessLoad load{address};
+  LoadLoop load{address, 3};
   ASSERT_TRUE(wait_until([&] { return load.requests() > 50; }, std::chrono::seconds(5)));
   for (int round = 0; round < 6; ++round) {
     std::ofstream(config.path()) << config_for(round % 2 ? a.address() : b.address());

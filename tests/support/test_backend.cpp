@@ -137,7 +137,7 @@ struct TestBackend::Impl {
   asio::awaitable<void> echo(Session& session, beast::flat_buffer& buffer);
   asio::awaitable<void> discard_until_closed(Session& session);
   asio::awaitable<bool> write(Session& session, std::string_view bytes);
-  asio::awaitable<bool> sleep(Session& session, std::chrono::milliseconds duration);
+  asio::awaitable<bool> pause_for(Session& session, std::chrono::milliseconds duration);
   asio::awaitable<bool> wait_for_release(Session& session);
   void close_all();
   Reply reply_for(const RecordedRequest& request);
@@ -261,7 +261,7 @@ asio::awaitable<bool> TestBackend::Impl::respond(Session& session, const Recorde
                                                  bool request_keep_alive, const Reply& reply,
                                                  beast::flat_buffer& buffer) {
   if (reply.kind == Reply::Kind::close) co_return false;
-  if (!co_await sleep(session, reply.delay)) co_return false;
+  if (!co_await pause_for(session, reply.delay)) co_return false;
   if (reply.hold_head && !co_await wait_for_release(session)) co_return false;
 
   switch (reply.kind) {
@@ -329,7 +329,7 @@ asio::awaitable<bool> TestBackend::Impl::send_body(Session& session, const Reply
   for (std::uint64_t i = 0; i < chunks; ++i) {
     // Spread the remainder over the first chunks; never send an empty chunk early.
     const std::uint64_t length = size / chunks + (i < size % chunks ? 1 : 0);
-    if (i > 0 && !co_await sleep(session, reply.chunk_interval)) co_return false;
+    if (i > 0 && !co_await pause_for(session, reply.chunk_interval)) co_return false;
     if (i + 1 == chunks && reply.hold_last_chunk && !co_await wait_for_release(session))
       co_return false;
     if (length == 0) continue;
@@ -404,7 +404,7 @@ asio::awaitable<bool> TestBackend::Impl::write(Session& session, std::string_vie
   co_return !ec && is_live(session);
 }
 
-asio::awaitable<bool> TestBackend::Impl::sleep(Session& session,
+asio::awaitable<bool> TestBackend::Impl::pause_for(Session& session,
                                                std::chrono::milliseconds duration) {
   if (duration.count() > 0 && is_live(session)) {
     session.timer.expires_after(duration);
