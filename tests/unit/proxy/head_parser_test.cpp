@@ -16,18 +16,7 @@ namespace {
 using namespace std::string_view_literals;
 using error = beast_http::error;
 using beast_http::field;
-using test_support::dechunk;
-using test_support::FieldCopy;
-using test_support::Limits;
-using test_support::Outcome;
-using test_support::parse_request;
-using test_support::parse_response;
-using test_support::ParsedRequest;
-using test_support::ParsedResponse;
-
-using test_support::kChunkedBody;
-using test_support::kChunkedRequest;
-using test_support::kReframedChunks;
+using namespace test_support;  // the parse helpers and canned messages both files share
 
 TEST(HeadParser, CapturesRequestLineAndFields) {
   ParsedRequest request(
