@@ -4,6 +4,7 @@
 #include "proxy/http/forwarded_headers.hpp"
 #include "proxy/http/head_parser.hpp"
 #include "proxy/http/request_guard.hpp"
+#include "proxy/worker/exchange_buffers.hpp"
 #include "proxy/worker/tunnel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -16,6 +17,10 @@
 
 #include <array>
 #include <optional>
+
+// GCC 12 inlines Asio's coroutine-frame operator new (aligned_alloc) into its
+// operator delete (free) and then flags the pair as mismatched; they match.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 namespace keel::worker {
 namespace {
@@ -40,18 +45,17 @@ class ClientConnection final : public Expirable, public ClientHandle {
         worker_(worker),
         shared_(shared),
         socket_(std::move(socket)),
-        scheme_(scheme),
-        upload_done_(socket_.get_executor()) {
+        scheme_(scheme) {
     boost::system::error_code ec;
     const auto remote = socket_.remote_endpoint(ec);
     if (!ec) client_ip_ = remote.address().to_string();
     socket_.set_option(tcp::no_delay(true), ec);
-    request_fields_.reserve(32);
-    response_fields_.reserve(32);
+    socket_.non_blocking(true, ec);  // reads are tried at once before waiting (read_now)
     worker_.register_client(*this);
   }
 
   ~ClientConnection() override {
+    if (buffers_) worker_.buffers().release(std::move(buffers_));
     shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
     worker_.client_closed();
   }
@@ -72,6 +76,12 @@ class ClientConnection final : public Expirable, public ClientHandle {
   // How forwarding one request to one upstream connection ended.
   enum class Attempt { done, retry_fresh, failed };
 
+  // One non-blocking read into the input buffer: no reactor round trip when the
+  // bytes are already there (asio::error::would_block when they are not).
+  std::size_t read_now(boost::system::error_code& ec) {
+    return socket_.read_some(buffers_->input.prepare(kReadChunk), ec);
+  }
+
   void on_expired() override {
     boost::system::error_code ignored;
     socket_.cancel(ignored);
@@ -85,6 +95,14 @@ class ClientConnection final : public Expirable, public ClientHandle {
                                    bool& keep_client, bool& keep_upstream);
   asio::awaitable<void> pump_request_body(http::RequestParser& parser, UpstreamConnection& upstream);
   asio::awaitable<bool> reply_error(status code, bool keep_alive, std::string_view detail = {});
+  // forward() records the error answer a failed attempt owes the client and
+  // exchange() sends it: one co_await instead of one per failure keeps forward's
+  // coroutine frame small enough for Asio to recycle it.
+  Attempt fail(status code, std::string_view detail = {}) {
+    failure_status_ = code;
+    failure_detail_ = detail;
+    return Attempt::failed;
+  }
   asio::awaitable<bool> write_client(std::string_view data);
   asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(const BackendState& backend);
   asio::awaitable<void> wait_upload();
@@ -96,19 +114,15 @@ class ClientConnection final : public Expirable, public ClientHandle {
   const std::string& scheme_;
   std::string client_ip_;
   std::string local_address_;  // "ip:port" the client connected to, once a request lacks Host
-  beast::flat_buffer buffer_;
-  std::vector<http::Field> request_fields_;
-  std::vector<http::Field> response_fields_;
-  std::string head_out_;    // the request head (and any body already read) for the backend
-  std::string out_;         // response bytes for the client
-  std::string upload_out_;  // request body bytes for the backend
+  std::unique_ptr<ExchangeBuffers> buffers_;  // held only while a request is in progress
   bool busy_ = false;       // inside an exchange
   bool websocket_ = false;  // the current request asks for a WebSocket upgrade
   bool upstream_timed_out_ = false;  // the last forward() ended in 504: a passive-check failure
   bool closing_ = false;
+  std::optional<status> failure_status_;
+  std::string_view failure_detail_;  // always a string literal
 
   // Request-body upload running beside the response relay.
-  asio::steady_timer upload_done_;
   bool upload_running_ = false;
   bool response_started_ = false;
   UploadError upload_error_ = UploadError::none;
@@ -118,7 +132,22 @@ asio::awaitable<void> ClientConnection::serve() {
   expires_after(timeouts().client_header);  // nginx-style: the first head is timed from accept
   for (;;) {
     if (closing_ || worker_.is_shutting_down()) co_return;
-    http::RequestParser parser(request_fields_);
+    if (!buffers_ || buffers_->input.size() == 0) {
+      // Between requests: take bytes that are already there, else wait for some
+      // without holding any buffer (an idle keep-alive connection costs little).
+      if (!buffers_) buffers_ = worker_.buffers().acquire();
+      boost::system::error_code ec;
+      const std::size_t read = read_now(ec);
+      if (ec == asio::error::would_block) {
+        worker_.buffers().release(std::move(buffers_));
+        auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, nothrow);
+        if (wait_ec || closing_) co_return;  // idle timeout, shutdown, or closed
+        continue;
+      }
+      if (ec) co_return;  // closed or reset between requests: no answer owed
+      buffers_->input.commit(read);
+    }
+    http::RequestParser& parser = buffers_->request.emplace(buffers_->request_fields);
     const auto& limits = worker_.snapshot().limits;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     parser.body_limit(limits.max_body_bytes == 0 ? boost::optional<std::uint64_t>()
@@ -146,18 +175,19 @@ asio::awaitable<void> ClientConnection::serve() {
     const bool keep = co_await exchange(parser, head_bytes);
     busy_ = false;
     if (!keep) co_return;
+    if (buffers_->input.size() == 0) worker_.buffers().release(std::move(buffers_));
     expires_after(timeouts().idle);
   }
 }
 
 asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
     http::RequestParser& parser, std::size_t& head_bytes) {
-  bool started = buffer_.size() > 0;
+  bool started = buffers_->input.size() > 0;
   if (started) expires_after(timeouts().client_header);
   for (;;) {
-    if (buffer_.size() > 0) {
+    if (buffers_->input.size() > 0) {
       beast::error_code ec;
-      const std::size_t used = parser.put(buffer_.data(), ec);
+      const std::size_t used = parser.put(buffers_->input.data(), ec);
       if (parser.is_header_done()) {
         if (ec == beast_http::error::body_limit) co_return HeadOutcome::body_too_large;
         if (ec && ec != beast_http::error::need_more) co_return HeadOutcome::bad;
@@ -168,12 +198,18 @@ asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
       if (ec == beast_http::error::body_limit) co_return HeadOutcome::body_too_large;
       if (ec && ec != beast_http::error::need_more) co_return HeadOutcome::bad;
     }
-    auto [ec, read] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), nothrow);
+    boost::system::error_code ec;
+    std::size_t read = read_now(ec);
+    if (ec == asio::error::would_block) {
+      auto [wait_ec, wait_read] = co_await socket_.async_read_some(buffers_->input.prepare(kReadChunk), nothrow);
+      ec = wait_ec;
+      read = wait_read;
+    }
     if (ec) {
       if (timed_out() && started) co_return HeadOutcome::timeout;
       co_return HeadOutcome::closed;  // closed, reset, or idle between requests: no answer owed
     }
-    buffer_.commit(read);
+    buffers_->input.commit(read);
     if (!started) {
       started = true;
       expires_after(timeouts().client_header);
@@ -182,7 +218,7 @@ asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
 }
 
 asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, std::size_t head_bytes) {
-  const auto head = std::string_view(static_cast<const char*>(buffer_.data().data()), head_bytes);
+  const auto head = std::string_view(static_cast<const char*>(buffers_->input.data().data()), head_bytes);
   if (const auto raw = http::scan_raw_head(head); raw != http::GuardResult::ok)
     co_return co_await reply_error(status::bad_request, false, http::describe(raw));
   std::string_view host;
@@ -198,7 +234,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
   const auto framing = parser.chunked()                  ? http::Framing::chunked
                        : parser.content_length()         ? http::Framing::length
                                                          : http::Framing::none;
-  head_out_.clear();
+  buffers_->head_out.clear();
   if (host.empty() && local_address_.empty()) {
     boost::system::error_code ec;
     const auto local = socket_.local_endpoint(ec);
@@ -210,22 +246,22 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
   }
   const http::ForwardContext context{.client_ip = client_ip_, .proto = scheme_,
                                      .mode = snapshot.forwarded_mode, .default_host = local_address_};
-  http::write_upstream_request_head(head_out_, parser, host, framing,
+  http::write_upstream_request_head(buffers_->head_out, parser, host, framing,
                                     parser.content_length().value_or(0), websocket, context);
   const auto pool = worker_.pool(snapshot.router.route(host, parser.target()));
   const bool keep_alive_requested = parser.keep_alive();
-  buffer_.consume(head_bytes);  // the head's views are dead from here on
+  buffers_->input.consume(head_bytes);  // the head's views are dead from here on
 
   // Body bytes that came with the head go out in the same write; a small body
   // never needs the upload pump at all. A chunked body is checked up to its first
   // chunk size before a backend is chosen, so a malformed one reaches nobody.
-  parser.set_body_output(&head_out_, framing);
+  parser.set_body_output(&buffers_->head_out, framing);
   parser.eager(true);  // from here one put() takes all the body bytes it is given
   for (;;) {
-    if (buffer_.size() > 0 && !parser.is_done()) {
+    if (buffers_->input.size() > 0 && !parser.is_done()) {
       beast::error_code ec;
-      const auto used = parser.put(buffer_.data(), ec);
-      buffer_.consume(used);
+      const auto used = parser.put(buffers_->input.data(), ec);
+      buffers_->input.consume(used);
       if (ec == beast_http::error::body_limit)
         co_return co_await reply_error(status::payload_too_large, false);
       if (ec && ec != beast_http::error::need_more)
@@ -233,14 +269,14 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
     }
     if (parser.is_done() || !parser.chunked() || parser.chunk_headers_seen() > 0) break;
     expires_after(timeouts().client_header);
-    auto [ec, read] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), nothrow);
+    auto [ec, read] = co_await socket_.async_read_some(buffers_->input.prepare(kReadChunk), nothrow);
     if (ec) {
       if (timed_out()) co_await reply_error(status::request_timeout, false);
       co_return false;
     }
-    buffer_.commit(read);
+    buffers_->input.commit(read);
   }
-  parser.set_body_output(&upload_out_, framing);
+  parser.set_body_output(&buffers_->upload_out, framing);
 
   std::array<std::uint64_t, 16> tried{};
   std::size_t tried_count = 0;
@@ -272,6 +308,11 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
     bool keep_upstream = false;
     upstream_timed_out_ = false;
     const Attempt attempt = co_await forward(parser, *upstream, keep_client, keep_upstream);
+    if (failure_status_) {
+      const status code = *failure_status_;
+      failure_status_.reset();
+      co_await reply_error(code, false, failure_detail_);
+    }
     if (upstream_timed_out_)
       pool->report_failure(backend);
     else if (attempt == Attempt::done)
@@ -301,15 +342,14 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
     http::RequestParser& parser, UpstreamConnection& upstream, bool& keep_client, bool& keep_upstream) {
   const config::Timeouts limits = timeouts();  // a copy: a new snapshot may land mid-exchange
   const bool reused = upstream.is_reused();
-  const bool whole_request_buffered = parser.is_done();  // head_out_ can be replayed
+  const bool whole_request_buffered = parser.is_done();  // buffers_->head_out can be replayed
 
   upstream.expires_after(limits.idle);
   {
-    auto [ec, written] = co_await asio::async_write(upstream.socket(), asio::buffer(head_out_), nothrow);
+    auto [ec, written] = co_await asio::async_write(upstream.socket(), asio::buffer(buffers_->head_out), nothrow);
     if (ec) {
       if (reused && whole_request_buffered) co_return Attempt::retry_fresh;
-      co_await reply_error(upstream.timed_out() ? status::gateway_timeout : status::bad_gateway, false);
-      co_return Attempt::failed;
+      co_return fail(upstream.timed_out() ? status::gateway_timeout : status::bad_gateway);
     }
   }
 
@@ -325,13 +365,13 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
   const bool head_request = parser.method() == beast_http::verb::head;
   const bool websocket = websocket_;
   const int client_version = parser.version();
-  std::optional<http::ResponseParser> response;
+  std::optional<http::ResponseParser>& response = buffers_->response;  // kept out of this frame
   std::size_t head_bytes = 0;
   bool received_any = false;
 
   // The response head; interim 1xx responses are relayed and the next read.
   for (;;) {
-    response.emplace(response_fields_);
+    response.emplace(buffers_->response_fields);
     response->header_limit(kMaxResponseHeadBytes);
     response->body_limit(boost::none);
     if (head_request) response->skip(true);
@@ -346,8 +386,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
         }
         if (ec && ec != beast_http::error::need_more) {
           co_await abort_upload(upstream);
-          co_await reply_error(status::bad_gateway, false, "invalid response from backend");
-          co_return Attempt::failed;
+          co_return fail(status::bad_gateway, "invalid response from backend");
         }
       }
       auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kReadChunk), nothrow);
@@ -362,22 +401,18 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
           case UploadError::client_gone:
             co_return Attempt::failed;
           case UploadError::too_large:
-            co_await reply_error(status::payload_too_large, false);
-            co_return Attempt::failed;
+            co_return fail(status::payload_too_large);
           case UploadError::bad_body:
-            co_await reply_error(status::bad_request, false, "invalid chunked body");
-            co_return Attempt::failed;
+            co_return fail(status::bad_request, "invalid chunked body");
           default:
             break;
         }
         if (timed_out) {
           upstream_timed_out_ = true;
-          co_await reply_error(status::gateway_timeout, false, "backend timed out");
-          co_return Attempt::failed;
+          co_return fail(status::gateway_timeout, "backend timed out");
         }
         if (reused && !received_any && whole_request_buffered) co_return Attempt::retry_fresh;
-        co_await reply_error(status::bad_gateway, false, "backend closed the connection");
-        co_return Attempt::failed;
+        co_return fail(status::bad_gateway, "backend closed the connection");
       }
       in.commit(read);
       received_any = true;
@@ -387,10 +422,10 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
     if (code >= 100 && code < 200 && code != 101) {
       // 100 Continue and friends: HTTP/1.0 clients don't know them.
       if (client_version >= 11) {
-        out_.clear();
-        http::write_client_response_head(out_, *response, {.interim = true}, client_version);
+        buffers_->out.clear();
+        http::write_client_response_head(buffers_->out, *response, {.interim = true}, client_version);
         upstream.buffer().consume(head_bytes);
-        if (!co_await write_client(out_)) {
+        if (!co_await write_client(buffers_->out)) {
           co_await abort_upload(upstream);
           co_return Attempt::failed;
         }
@@ -407,15 +442,14 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
   if (code == 101) {
     co_await abort_upload(upstream);  // a tunnel owns both sockets from here
     if (!websocket || upload_error_ != UploadError::none) {
-      co_await reply_error(status::bad_gateway, false, "unexpected upgrade from backend");
-      co_return Attempt::failed;
+      co_return fail(status::bad_gateway, "unexpected upgrade from backend");
     }
-    out_.clear();
-    http::write_client_response_head(out_, *response, {.websocket = true}, client_version);
+    buffers_->out.clear();
+    http::write_client_response_head(buffers_->out, *response, {.websocket = true}, client_version);
     upstream.buffer().consume(head_bytes);
-    if (!co_await write_client(out_)) co_return Attempt::failed;
+    if (!co_await write_client(buffers_->out)) co_return Attempt::failed;
     expires_never();
-    co_await run_tunnel({socket_, buffer_, *this}, {upstream.socket(), upstream.buffer(), upstream},
+    co_await run_tunnel({socket_, buffers_->input, *this}, {upstream.socket(), upstream.buffer(), upstream},
                         limits.idle);
     keep_client = false;
     co_return Attempt::done;
@@ -448,10 +482,10 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
                 !(upload_running_ || upload_error_ != UploadError::none);
   framing.keep_alive = keep_client;
 
-  out_.clear();
-  http::write_client_response_head(out_, *response, framing, client_version);
+  buffers_->out.clear();
+  http::write_client_response_head(buffers_->out, *response, framing, client_version);
   upstream.buffer().consume(head_bytes);
-  response->set_body_output(&out_, framing.framing);
+  response->set_body_output(&buffers_->out, framing.framing);
   response->eager(true);
 
   bool upstream_intact = true;
@@ -468,12 +502,12 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
       }
       if (response->is_done()) break;
     }
-    if (!out_.empty()) {
-      if (!co_await write_client(out_)) {
+    if (!buffers_->out.empty()) {
+      if (!co_await write_client(buffers_->out)) {
         client_intact = false;
         break;
       }
-      out_.clear();
+      buffers_->out.clear();
     }
     upstream.expires_after(limits.idle);
     auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kReadChunk), nothrow);
@@ -488,7 +522,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
     }
     in.commit(read);
   }
-  if (client_intact && !out_.empty()) client_intact = co_await write_client(out_);
+  if (client_intact && !buffers_->out.empty()) client_intact = co_await write_client(buffers_->out);
 
   if (upload_running_) {
     // The backend answered before the client finished sending: stop reading it.
@@ -507,10 +541,10 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
   const config::Timeouts limits = timeouts();
   UploadError error = UploadError::none;
   for (;;) {
-    if (buffer_.size() > 0) {
+    if (buffers_->input.size() > 0) {
       beast::error_code ec;
-      const std::size_t used = parser.put(buffer_.data(), ec);
-      buffer_.consume(used);
+      const std::size_t used = parser.put(buffers_->input.data(), ec);
+      buffers_->input.consume(used);
       if (ec == beast_http::error::body_limit) {
         error = UploadError::too_large;
         break;
@@ -520,10 +554,10 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
         break;
       }
     }
-    if (!upload_out_.empty()) {
+    if (!buffers_->upload_out.empty()) {
       upstream.expires_after(limits.idle);
-      auto [ec, written] = co_await asio::async_write(upstream.socket(), asio::buffer(upload_out_), nothrow);
-      upload_out_.clear();
+      auto [ec, written] = co_await asio::async_write(upstream.socket(), asio::buffer(buffers_->upload_out), nothrow);
+      buffers_->upload_out.clear();
       if (ec) {
         error = UploadError::upstream_failed;
         break;
@@ -531,14 +565,14 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
     }
     if (parser.is_done()) break;
     expires_after(limits.idle);
-    auto [ec, read] = co_await socket_.async_read_some(buffer_.prepare(kReadChunk), nothrow);
+    auto [ec, read] = co_await socket_.async_read_some(buffers_->input.prepare(kReadChunk), nothrow);
     if (ec) {
       error = UploadError::client_gone;
       break;
     }
-    buffer_.commit(read);
+    buffers_->input.commit(read);
   }
-  upload_out_.clear();
+  buffers_->upload_out.clear();
   upload_error_ = error;
   upload_running_ = false;
   if (error == UploadError::none) {
@@ -549,7 +583,7 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
     boost::system::error_code ignored;
     upstream.socket().cancel(ignored);
   }
-  upload_done_.cancel();
+  buffers_->upload_done.cancel();
 }
 
 // Stops a running upload (the exchange is over without it) and waits for the
@@ -564,8 +598,8 @@ asio::awaitable<void> ClientConnection::abort_upload(UpstreamConnection& upstrea
 
 asio::awaitable<void> ClientConnection::wait_upload() {
   while (upload_running_) {
-    upload_done_.expires_at(asio::steady_timer::time_point::max());
-    co_await upload_done_.async_wait(nothrow);
+    buffers_->upload_done.expires_at(asio::steady_timer::time_point::max());
+    co_await buffers_->upload_done.async_wait(nothrow);
   }
 }
 
@@ -576,9 +610,10 @@ asio::awaitable<bool> ClientConnection::write_client(std::string_view data) {
 }
 
 asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive, std::string_view detail) {
-  out_.clear();
-  http::write_error_response(out_, code, keep_alive, detail);
-  const bool written = co_await write_client(out_);
+  if (!buffers_) buffers_ = worker_.buffers().acquire();
+  buffers_->out.clear();
+  http::write_error_response(buffers_->out, code, keep_alive, detail);
+  const bool written = co_await write_client(buffers_->out);
   co_return written && keep_alive;
 }
 

@@ -14,6 +14,7 @@ void (*worker_thread_hook)() = nullptr;
 
 // Deadlines are enforced at this granularity (see DeadlineList).
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
+constexpr std::uint64_t kTicksPerTrim = 10;  // unused exchange buffers are trimmed once a second
 
 namespace {
 control::PoolSnapshot empty_pool(const std::string& name) {
@@ -30,7 +31,7 @@ struct Worker::Acceptor {
 };
 
 Worker::Worker(std::size_t index, SharedState& shared)
-    : index_(index), shared_(shared), io_(std::make_unique<asio::io_context>(1)) {
+    : index_(index), shared_(shared), io_(std::make_unique<asio::io_context>(1)), buffers_(io_->get_executor()) {
   tick_timer_.emplace(*io_);
 }
 
@@ -41,6 +42,7 @@ Worker::~Worker() {
   closed_acceptors_.clear();
   tick_timer_.reset();
   pools_.clear();
+  buffers_.clear();
   io_.reset();
 }
 
@@ -104,6 +106,7 @@ void Worker::tick() {
     io_->stop();  // grace period over: in-flight requests are cut
     return;
   }
+  if (++ticks_ % kTicksPerTrim == 0) buffers_.trim();
   for (auto& acceptor : acceptors_) {
     if (acceptor->paused && !shutting_down_) {
       acceptor->paused = false;

@@ -2,6 +2,7 @@
 
 #include "proxy/control/snapshot.hpp"
 #include "proxy/worker/deadline.hpp"
+#include "proxy/worker/exchange_buffers.hpp"
 #include "proxy/worker/pool_view.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -75,6 +76,7 @@ class Worker {
   const control::RoutingSnapshot& snapshot() const { return *snapshot_; }
   boost::intrusive_ptr<PoolView> pool(std::size_t index) const { return pools_.at(index); }
   DeadlineList& deadlines() { return deadlines_; }
+  BufferPool& buffers() { return buffers_; }
   bool is_shutting_down() const { return shutting_down_; }
   void register_client(ClientHandle& client) { clients_.push_back(client); }
   void client_closed();
@@ -90,7 +92,9 @@ class Worker {
   // Declared first, destroyed explicitly in ~Worker after everything that uses it.
   std::unique_ptr<boost::asio::io_context> io_;
   std::optional<boost::asio::steady_timer> tick_timer_;
+  std::uint64_t ticks_ = 0;
   DeadlineList deadlines_;
+  BufferPool buffers_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::vector<std::unique_ptr<Acceptor>> closed_acceptors_;
   std::shared_ptr<const control::RoutingSnapshot> snapshot_;

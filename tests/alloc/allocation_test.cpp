@@ -1,8 +1,12 @@
 // Heap allocations per proxied request in steady state, counted on keel's
-// worker threads only (a counting operator new in this binary). The hot path is
-// meant to allocate nothing per request: buffers are per connection, header
-// work uses views, Asio recycles handler and coroutine memory per thread. A
-// regression shows up here as a failed ceiling, long before it shows in wrk.
+// worker threads only. The counting is at the malloc level (this binary
+// interposes glibc's malloc family), because Asio takes its handler and
+// coroutine-frame memory with aligned_alloc, not operator new. The hot path is
+// meant to allocate nothing per request: buffers are per connection or pooled
+// per worker, header work uses views, Asio recycles handler and frame memory per
+// thread. Several connections run at once, as under load, so memory recycled
+// between interleaved exchanges is exercised too. A regression shows up here as
+// a failed ceiling, long before it shows in wrk.
 #include "proxy/worker/worker.hpp"
 #include "tests/integration/keel_under_test.hpp"
 #include "tests/support/test_backend.hpp"
@@ -12,53 +16,118 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <new>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
 
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+}
 
 namespace {
 thread_local bool counted_thread = false;
 std::atomic<std::uint64_t> worker_allocations{0};
+// Allocations by size while measuring, printed when a ceiling fails: the size
+// usually tells which object it is (a coroutine frame, an operation, a buffer).
+constexpr std::size_t kSizeSlots = 70000;
+std::atomic<bool> recording_sizes{false};
+std::atomic<std::uint32_t> allocations_by_size[kSizeSlots];
 
 void mark_worker_thread() { counted_thread = true; }
+void count(std::size_t size) {
+  if (!counted_thread) return;
+  worker_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (recording_sizes.load(std::memory_order_relaxed))
+    allocations_by_size[std::min(size, kSizeSlots - 1)].fetch_add(1, std::memory_order_relaxed);
+}
 }  // namespace
 
-void* operator new(std::size_t size) {
-  if (counted_thread) worker_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* memory = std::malloc(size == 0 ? 1 : size)) return memory;
-  throw std::bad_alloc();
+// glibc lets a program define these; every allocation in the process (operator
+// new, Asio's aligned_alloc, std::string growth) comes through here.
+extern "C" {
+void* malloc(std::size_t size) {
+  count(size);
+  return __libc_malloc(size);
 }
-void* operator new(std::size_t size, std::align_val_t align) {
-  if (counted_thread) worker_allocations.fetch_add(1, std::memory_order_relaxed);
-  const auto alignment = static_cast<std::size_t>(align);
-  if (void* memory = std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment)) return memory;
-  throw std::bad_alloc();
+void* calloc(std::size_t count_of, std::size_t size) {
+  count(count_of * size);
+  return __libc_calloc(count_of, size);
 }
-void operator delete(void* memory) noexcept { std::free(memory); }
-void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
-void operator delete(void* memory, std::align_val_t) noexcept { std::free(memory); }
-void operator delete(void* memory, std::size_t, std::align_val_t) noexcept { std::free(memory); }
+void* realloc(void* memory, std::size_t size) {
+  count(size);
+  return __libc_realloc(memory, size);
+}
+void* aligned_alloc(std::size_t alignment, std::size_t size) {
+  count(size);
+  return __libc_memalign(alignment, size);
+}
+void* memalign(std::size_t alignment, std::size_t size) {
+  count(size);
+  return __libc_memalign(alignment, size);
+}
+int posix_memalign(void** out, std::size_t alignment, std::size_t size) {
+  count(size);
+  void* memory = __libc_memalign(alignment, size);
+  if (memory == nullptr) return ENOMEM;
+  *out = memory;
+  return 0;
+}
+}
 
 namespace keel::test {
 namespace {
 
-// Measured when the test was written; lower it when the hot path gets leaner,
-// never raise it without a reason in the commit message.
-constexpr double kMaxAllocationsPerGet = 0.0;
-constexpr double kMaxAllocationsPerPost = 0.0;
+// Measured: 0 to 3 allocations in 4,000 requests (Asio's per-thread recycling
+// cache settling; the buffer pool's trim). One allocation per request is 100x
+// this ceiling. Lower it when the hot path gets leaner, never raise it without a
+// reason in the commit message.
+constexpr double kMaxAllocationsPerGet = 0.01;
+constexpr double kMaxAllocationsPerPost = 0.01;
 
-double allocations_per_request(TestClient& client, const std::function<TestResponse(TestClient&)>& send) {
+using Send = std::function<TestResponse(TestClient&)>;
+
+// Runs `send` on kConnections client connections at once (a thread each), first
+// to warm up (pools, buffers, recycled handler memory), then counted.
+double allocations_per_request(const std::string& address, const Send& send) {
+  constexpr int kConnections = 8;
+  constexpr int kWarmUp = 200;
+  constexpr int kRequests = 500;
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < kConnections; ++i) clients.push_back(std::make_unique<TestClient>(address));
+  const auto run = [&](int count) {
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (auto& client : clients) {
+      threads.emplace_back([&, c = client.get()] {
+        for (int i = 0; i < count; ++i)
+          if (send(*c).result() != http::status::ok) failures.fetch_add(1);
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(failures.load(), 0);
+  };
   const auto at_start = worker_allocations.load();
-  for (int i = 0; i < 200; ++i) send(client);  // warm up: pools, buffers, recycled handler memory
+  run(kWarmUp);
   const auto before = worker_allocations.load();
   // The counter works: a new connection allocates (its state, its coroutine).
   EXPECT_GT(before, at_start) << "no allocation seen on a worker thread: is the hook installed?";
-  constexpr int kRequests = 1000;
-  for (int i = 0; i < kRequests; ++i) {
-    auto response = send(client);
-    if (response.result() != http::status::ok) ADD_FAILURE() << "request " << i << ": " << response.ec.message();
-  }
-  return static_cast<double>(worker_allocations.load() - before) / kRequests;
+  for (auto& slot : allocations_by_size) slot.store(0);
+  recording_sizes = true;
+  run(kRequests);
+  recording_sizes = false;
+  return static_cast<double>(worker_allocations.load() - before) / (kConnections * kRequests);
+}
+
+std::string allocation_sizes() {
+  std::string text;
+  for (std::size_t size = 0; size < kSizeSlots; ++size)
+    if (const auto n = allocations_by_size[size].load())
+      text += "  " + std::to_string(n) + " x " + std::to_string(size) + " bytes\n";
+  return text;
 }
 
 class Allocations : public ::testing::Test {
@@ -69,22 +138,20 @@ class Allocations : public ::testing::Test {
 TEST_F(Allocations, KeepAliveGetAllocatesNothingPerRequest) {
   TestBackend backend;
   KeelUnderTest keel{single_pool_config({backend.address()})};
-  TestClient client{keel.address()};
-  const double per_request = allocations_per_request(client, [](TestClient& c) {
+  const double per_request = allocations_per_request(keel.address(), [](TestClient& c) {
     return c.get("/steady", {{"User-Agent", "alloc-test"}, {"Accept", "*/*"}, {"X-Forwarded-For", "10.0.0.1"}});
   });
   RecordProperty("allocations_per_get", std::to_string(per_request));
-  EXPECT_LE(per_request, kMaxAllocationsPerGet);
+  EXPECT_LE(per_request, kMaxAllocationsPerGet) << "allocations while measuring:\n" << allocation_sizes();
 }
 
 TEST_F(Allocations, KeepAlivePostWithSmallBodyAllocatesNothingPerRequest) {
   TestBackend backend;
   KeelUnderTest keel{single_pool_config({backend.address()})};
-  TestClient client{keel.address()};
   const double per_request = allocations_per_request(
-      client, [](TestClient& c) { return c.request("POST", "/form", {{"Content-Type", "text/plain"}}, "name=keel"); });
+      keel.address(), [](TestClient& c) { return c.request("POST", "/form", {{"Content-Type", "text/plain"}}, "name=keel"); });
   RecordProperty("allocations_per_post", std::to_string(per_request));
-  EXPECT_LE(per_request, kMaxAllocationsPerPost);
+  EXPECT_LE(per_request, kMaxAllocationsPerPost) << "allocations while measuring:\n" << allocation_sizes();
 }
 
 }  // namespace

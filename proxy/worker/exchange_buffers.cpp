@@ -1,0 +1,63 @@
+#include "proxy/worker/exchange_buffers.hpp"
+
+#include <algorithm>
+
+namespace keel::worker {
+namespace {
+
+// Field lists this long cover ordinary requests and responses without growing.
+constexpr std::size_t kReservedFields = 32;
+// Past these, a buffer grown by an unusual exchange is released rather than kept.
+constexpr std::size_t kMaxKeptInput = 64 * 1024;
+constexpr std::size_t kMaxKeptOutput = 64 * 1024;
+
+void release_if_large(std::string& text) {
+  if (text.capacity() > kMaxKeptOutput) std::string().swap(text);
+  text.clear();
+}
+
+}  // namespace
+
+ExchangeBuffers::ExchangeBuffers(const boost::asio::any_io_executor& executor) : upload_done(executor) {
+  request_fields.reserve(kReservedFields);
+  response_fields.reserve(kReservedFields);
+}
+
+void ExchangeBuffers::reset() {
+  request.reset();
+  response.reset();
+  request_fields.clear();
+  response_fields.clear();
+  if (input.capacity() > kMaxKeptInput) {
+    input = boost::beast::flat_buffer();
+  } else {
+    input.clear();
+  }
+  release_if_large(head_out);
+  release_if_large(out);
+  release_if_large(upload_out);
+}
+
+std::unique_ptr<ExchangeBuffers> BufferPool::acquire() {
+  if (free_.empty()) return std::make_unique<ExchangeBuffers>(executor_);
+  auto buffers = std::move(free_.back());
+  free_.pop_back();
+  low_water_ = std::min(low_water_, free_.size());
+  return buffers;
+}
+
+void BufferPool::release(std::unique_ptr<ExchangeBuffers> buffers) {
+  buffers->reset();
+  free_.push_back(std::move(buffers));
+}
+
+void BufferPool::trim() {
+  // Half of what was never needed: a steady load keeps its sets, a finished peak
+  // gives its memory back within a few seconds.
+  // The front holds the sets released longest ago (the coldest).
+  const auto unused = static_cast<std::ptrdiff_t>(std::min((low_water_ + 1) / 2, free_.size()));
+  free_.erase(free_.begin(), free_.begin() + unused);
+  low_water_ = free_.size();
+}
+
+}  // namespace keel::worker

@@ -1,0 +1,61 @@
+#pragma once
+
+#include "proxy/http/head_parser.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace keel::worker {
+
+// Everything a client connection needs while a request is in progress: its input
+// buffer, both parsers and their field lists, and the output buffers. A connection
+// holds a set only from the moment its client sends bytes until the exchange ends
+// with nothing left unread, so an idle keep-alive connection holds none (a few
+// hundred bytes instead of a 16 KiB buffer), and under load the sets go round
+// without a malloc (BufferPool).
+struct ExchangeBuffers {
+  explicit ExchangeBuffers(const boost::asio::any_io_executor& executor);
+
+  // Empties everything for the next user; gives back memory a rare large
+  // exchange left behind, so a pooled set stays small.
+  void reset();
+
+  boost::beast::flat_buffer input;  // client bytes not yet consumed (pipelined ones included)
+  std::vector<http::Field> request_fields;
+  std::vector<http::Field> response_fields;
+  std::optional<http::RequestParser> request;
+  std::optional<http::ResponseParser> response;
+  std::string head_out;    // the request head (and any body already read) for the backend
+  std::string out;         // response bytes for the client
+  std::string upload_out;  // request body bytes for the backend
+  boost::asio::steady_timer upload_done;  // wakes the exchange when the upload pump stops
+};
+
+// Worker thread only. Free ExchangeBuffers, reused LIFO (the most recently used
+// set is the one still in cache). trim(), called about once a second, frees the
+// sets that stayed unused for the whole period, so memory follows a load peak
+// down without a malloc/free per request in steady state.
+class BufferPool {
+ public:
+  explicit BufferPool(boost::asio::any_io_executor executor) : executor_(std::move(executor)) {}
+
+  std::unique_ptr<ExchangeBuffers> acquire();
+  void release(std::unique_ptr<ExchangeBuffers> buffers);
+  void trim();
+  std::size_t free_count() const { return free_.size(); }
+  void clear() { free_.clear(); }
+
+ private:
+  boost::asio::any_io_executor executor_;
+  std::vector<std::unique_ptr<ExchangeBuffers>> free_;
+  std::size_t low_water_ = 0;  // fewest free sets seen since the last trim
+};
+
+}  // namespace keel::worker
