@@ -12,6 +12,7 @@
 #   --idle N       idle keep-alive connections in scenario e (default 5000)
 #   --keel PATH    keel binary (default build/keel, else build-bench/keel)
 #   --port-base P  ports P+1, P+2 (backends), P+10..P+12 (proxies); default 19080
+#   --scenarios L  which scenarios to run, e.g. "a,e" (default a,b,c,d,e)
 #   --quick        smoke test for CI: keel only, one 2 s run; exits non-zero if keel
 #                  does not proxy (round-robin, X-Forwarded-For, bodies) or wrk reports
 #                  an error
@@ -46,6 +47,7 @@ duration=5
 warmup=1
 idle=5000
 quick=0
+scenarios="a,b,c,d,e"
 keel_bin=""
 port_base=${KEEL_BENCH_PORT_BASE:-19080}
 
@@ -53,6 +55,7 @@ usage() { sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "compare.sh: $*" >&2; exit 1; }
 note() { echo "$*" >&2; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+wants() { [[ ,$scenarios, == *,$1,* ]]; }
 
 while [ $# -gt 0 ]; do
   case $1 in
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
     --idle) idle=${2:-}; shift 2 || die "--idle needs a value" ;;
     --keel) keel_bin=${2:-}; shift 2 || die "--keel needs a value" ;;
     --port-base) port_base=${2:-}; shift 2 || die "--port-base needs a value" ;;
+    --scenarios) scenarios=${2:-}; shift 2 || die "--scenarios needs a value" ;;
     --quick) quick=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
@@ -75,6 +79,7 @@ done
 [ "$warmup" -le 60 ] || die "--warmup must be 0..60"
 [ "$idle" -ge 1 ] && [ "$idle" -le 15000 ] || die "--idle must be 1..15000"
 [ "$port_base" -ge 1024 ] && [ "$port_base" -le 65000 ] || die "--port-base must be 1024..65000"
+[[ $scenarios =~ ^[a-e](,[a-e])*$ ]] || die "--scenarios must be a comma-separated list of a..e, got '$scenarios'"
 
 if [ -z "$keel_bin" ]; then
   for candidate in "$root/build/keel" "$root/build-bench/keel"; do
@@ -449,9 +454,10 @@ note "all three proxies balance over both backends and add X-Forwarded-For; $rep
 run_started=$(date -u '+%Y-%m-%d %H:%M UTC')
 for ((rep = 1; rep <= reps; rep++)); do
   for scen in a b c d; do
+    wants "$scen" || continue
     for target in direct keel nginx haproxy; do measure_load "$rep" "$scen" "$target"; done
   done
-  for target in keel nginx haproxy; do measure_idle "$rep" "$target"; done
+  wants e && for target in keel nginx haproxy; do measure_idle "$rep" "$target"; done
 done
 
 # ---------------------------------------------------------------- report

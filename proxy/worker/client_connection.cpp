@@ -60,7 +60,8 @@ class ClientConnection final : public Expirable, public ClientHandle {
     worker_.client_closed();
   }
 
-  asio::awaitable<void> serve();
+  // Serves the connection until it closes; the coroutine owns it.
+  static asio::awaitable<void> serve(std::unique_ptr<ClientConnection> self);
 
   void close_when_idle() override {
     if (!busy_) {
@@ -89,6 +90,7 @@ class ClientConnection final : public Expirable, public ClientHandle {
 
   const config::Timeouts& timeouts() const { return worker_.snapshot().timeouts; }
 
+  asio::awaitable<bool> serve_request();
   asio::awaitable<HeadOutcome> read_head(http::RequestParser& parser, std::size_t& head_bytes);
   asio::awaitable<bool> exchange(http::RequestParser& parser, std::size_t head_bytes);
   asio::awaitable<Attempt> forward(http::RequestParser& parser, UpstreamConnection& upstream,
@@ -128,56 +130,70 @@ class ClientConnection final : public Expirable, public ClientHandle {
   UploadError upload_error_ = UploadError::none;
 };
 
-asio::awaitable<void> ClientConnection::serve() {
-  expires_after(timeouts().client_header);  // nginx-style: the first head is timed from accept
+// Kept small on purpose: this frame is what an idle keep-alive connection costs
+// besides the connection itself, so each request runs in serve_request()'s frame,
+// which Asio recycles between requests.
+asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> self) {
+  self->expires_after(self->timeouts().client_header);  // nginx-style: the first head is timed from accept
   for (;;) {
-    if (closing_ || worker_.is_shutting_down()) co_return;
-    if (!buffers_ || buffers_->input.size() == 0) {
+    if (self->closing_ || self->worker_.is_shutting_down()) co_return;
+    if (!self->buffers_ || self->buffers_->input.size() == 0) {
       // Between requests: take bytes that are already there, else wait for some
-      // without holding any buffer (an idle keep-alive connection costs little).
-      if (!buffers_) buffers_ = worker_.buffers().acquire();
+      // without holding any buffer.
+      if (!self->buffers_) self->buffers_ = self->worker_.buffers().acquire();
       boost::system::error_code ec;
-      const std::size_t read = read_now(ec);
+      const std::size_t read = self->read_now(ec);
       if (ec == asio::error::would_block) {
-        worker_.buffers().release(std::move(buffers_));
-        auto [wait_ec] = co_await socket_.async_wait(tcp::socket::wait_read, nothrow);
-        if (wait_ec || closing_) co_return;  // idle timeout, shutdown, or closed
+        self->worker_.buffers().release(std::move(self->buffers_));
+        auto [wait_ec] = co_await self->socket_.async_wait(tcp::socket::wait_read, nothrow);
+        if (wait_ec) co_return;  // idle timeout, shutdown, or closed
         continue;
       }
       if (ec) co_return;  // closed or reset between requests: no answer owed
-      buffers_->input.commit(read);
+      self->buffers_->input.commit(read);
     }
-    http::RequestParser& parser = buffers_->request.emplace(buffers_->request_fields);
-    const auto& limits = worker_.snapshot().limits;
-    parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    parser.body_limit(limits.max_body_bytes == 0 ? boost::optional<std::uint64_t>()
-                                                 : boost::optional<std::uint64_t>(limits.max_body_bytes));
-    std::size_t head_bytes = 0;
-    switch (co_await read_head(parser, head_bytes)) {
-      case HeadOutcome::ready:
-        break;
-      case HeadOutcome::closed:
-        co_return;
-      case HeadOutcome::timeout:
-        co_await reply_error(status::request_timeout, false);
-        co_return;
-      case HeadOutcome::too_large:
-        co_await reply_error(status::request_header_fields_too_large, false);
-        co_return;
-      case HeadOutcome::body_too_large:
-        co_await reply_error(status::payload_too_large, false);
-        co_return;
-      case HeadOutcome::bad:
-        co_await reply_error(status::bad_request, false, "malformed request");
-        co_return;
-    }
-    busy_ = true;
-    const bool keep = co_await exchange(parser, head_bytes);
-    busy_ = false;
-    if (!keep) co_return;
-    if (buffers_->input.size() == 0) worker_.buffers().release(std::move(buffers_));
-    expires_after(timeouts().idle);
+    if (!co_await self->serve_request()) co_return;
+    if (self->buffers_->input.size() == 0) self->worker_.buffers().release(std::move(self->buffers_));
+    self->expires_after(self->timeouts().idle);
   }
+}
+
+// One request whose first bytes are in the input buffer; false when the
+// connection is done.
+asio::awaitable<bool> ClientConnection::serve_request() {
+  http::RequestParser& parser = buffers_->request.emplace(buffers_->request_fields);
+  const auto& limits = worker_.snapshot().limits;
+  parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
+  parser.body_limit(limits.max_body_bytes == 0 ? boost::optional<std::uint64_t>()
+                                               : boost::optional<std::uint64_t>(limits.max_body_bytes));
+  std::size_t head_bytes = 0;
+  status refusal = status::ok;
+  switch (co_await read_head(parser, head_bytes)) {
+    case HeadOutcome::ready:
+      break;
+    case HeadOutcome::closed:
+      co_return false;
+    case HeadOutcome::timeout:
+      refusal = status::request_timeout;
+      break;
+    case HeadOutcome::too_large:
+      refusal = status::request_header_fields_too_large;
+      break;
+    case HeadOutcome::body_too_large:
+      refusal = status::payload_too_large;
+      break;
+    case HeadOutcome::bad:
+      refusal = status::bad_request;
+      break;
+  }
+  if (refusal != status::ok) {
+    co_await reply_error(refusal, false, refusal == status::bad_request ? "malformed request" : "");
+    co_return false;
+  }
+  busy_ = true;
+  const bool keep = co_await exchange(parser, head_bytes);
+  busy_ = false;
+  co_return keep;
 }
 
 asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
@@ -617,19 +633,13 @@ asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive
   co_return written && keep_alive;
 }
 
-// The coroutine frame owns the connection for as long as it is served.
-asio::awaitable<void> serve_client(std::unique_ptr<ClientConnection> connection) {
-  co_await connection->serve();
-}
-
 }  // namespace
 
 void start_client_connection(Worker& worker, SharedState& shared, tcp::socket socket,
                              const std::string& scheme) {
   auto executor = socket.get_executor();
-  asio::co_spawn(executor,
-                 serve_client(std::make_unique<ClientConnection>(worker, shared, std::move(socket), scheme)),
-                 asio::detached);
+  auto connection = std::make_unique<ClientConnection>(worker, shared, std::move(socket), scheme);
+  asio::co_spawn(executor, ClientConnection::serve(std::move(connection)), asio::detached);
 }
 
 }  // namespace keel::worker
