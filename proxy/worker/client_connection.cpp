@@ -62,6 +62,24 @@ class ClientConnection final : public Expirable, public ClientHandle {
 
   // Serves the connection until it closes; the coroutine owns it.
   static asio::awaitable<void> serve(std::unique_ptr<ClientConnection> self);
+  // A parked connection: the handler owns it (destroying the handler, as a
+  // stopped loop does, closes it) and starts serve() again when bytes arrive.
+  static void wait_parked(std::unique_ptr<ClientConnection> self) {
+    self->parking_ = false;
+    tcp::socket& socket = self->socket_;
+    socket.async_wait(tcp::socket::wait_read, [self = std::move(self)](boost::system::error_code ec) mutable {
+      // Cancelled: idle timeout (on_expired) or shutdown (close_when_idle).
+      if (ec || self->closing_ || self->worker_.is_shutting_down()) return;
+      auto executor = self->socket_.get_executor();
+      asio::co_spawn(executor, serve(std::move(self)), asio::detached);
+    });
+  }
+
+  void park_idle() override {
+    parking_ = true;
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);  // serve() sees parking_ and hands over to wait_parked()
+  }
 
   void close_when_idle() override {
     if (!busy_) {
@@ -121,6 +139,7 @@ class ClientConnection final : public Expirable, public ClientHandle {
   bool websocket_ = false;  // the current request asks for a WebSocket upgrade
   bool upstream_timed_out_ = false;  // the last forward() ended in 504: a passive-check failure
   bool closing_ = false;
+  bool parking_ = false;  // the worker asked an idle connection to park
   std::optional<status> failure_status_;
   std::string_view failure_detail_;  // always a string literal
 
@@ -145,7 +164,14 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
       const std::size_t read = self->read_now(ec);
       if (ec == asio::error::would_block) {
         self->worker_.buffers().release(std::move(self->buffers_));
+        self->worker_.client_idle(*self);
         auto [wait_ec] = co_await self->socket_.async_wait(tcp::socket::wait_read, nothrow);
+        Worker::client_busy(*self);
+        if (wait_ec && self->parking_ && !self->timed_out() && !self->closing_) {
+          wait_parked(std::move(self));  // the coroutine ends; a callback waits instead
+          co_return;
+        }
+        self->parking_ = false;
         if (wait_ec) co_return;  // idle timeout, shutdown, or closed
         continue;
       }

@@ -14,7 +14,10 @@ void (*worker_thread_hook)() = nullptr;
 
 // Deadlines are enforced at this granularity (see DeadlineList).
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
-constexpr std::uint64_t kTicksPerTrim = 10;  // unused exchange buffers are trimmed once a second
+constexpr std::uint64_t kTicksPerTrim = 10;
+// A keep-alive client silent for 100-200 ms is parked: busy clients keep their
+// coroutine (cheaper per request), idle ones shed it (cheaper to hold).
+constexpr std::uint64_t kTicksBeforePark = 2;  // unused exchange buffers are trimmed once a second
 
 namespace {
 control::PoolSnapshot empty_pool(const std::string& name) {
@@ -107,6 +110,11 @@ void Worker::tick() {
     return;
   }
   if (++ticks_ % kTicksPerTrim == 0) buffers_.trim();
+  while (!idle_clients_.empty() && ticks_ - idle_clients_.front().idle_since >= kTicksBeforePark) {
+    ClientHandle& client = idle_clients_.front();
+    idle_clients_.pop_front();
+    client.park_idle();
+  }
   for (auto& acceptor : acceptors_) {
     if (acceptor->paused && !shutting_down_) {
       acceptor->paused = false;

@@ -32,12 +32,22 @@ struct SharedState {
 using ClientHook =
     boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
-// Implemented by ClientConnection; lets the worker close idle clients on shutdown.
+using IdleHook =
+    boost::intrusive::list_member_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+// Implemented by ClientConnection; lets the worker close idle clients on shutdown
+// and park the ones that stay idle.
 class ClientHandle : public ClientHook {
  public:
   virtual ~ClientHandle() = default;
   // Worker thread. Closes now if between requests, else after the current response.
   virtual void close_when_idle() = 0;
+  // Worker thread. Idle for a while: trade the suspended coroutine for a plain
+  // readiness callback, which holds far less memory.
+  virtual void park_idle() = 0;
+
+  IdleHook idle_hook;              // in the worker's idle list while waiting between requests
+  std::uint64_t idle_since = 0;    // the worker tick at which it went idle
 };
 
 // One I/O thread: its own io_context, its acceptors (SO_REUSEPORT), its client
@@ -79,6 +89,13 @@ class Worker {
   BufferPool& buffers() { return buffers_; }
   bool is_shutting_down() const { return shutting_down_; }
   void register_client(ClientHandle& client) { clients_.push_back(client); }
+  // Between requests / a request started. A client idle for kTicksBeforePark
+  // ticks is parked by the tick.
+  void client_idle(ClientHandle& client) {
+    client.idle_since = ticks_;
+    idle_clients_.push_back(client);
+  }
+  static void client_busy(ClientHandle& client) { client.idle_hook.unlink(); }
   void client_closed();
 
  private:
@@ -100,6 +117,10 @@ class Worker {
   std::shared_ptr<const control::RoutingSnapshot> snapshot_;
   std::vector<boost::intrusive_ptr<PoolView>> pools_;
   boost::intrusive::list<ClientHandle, boost::intrusive::constant_time_size<false>> clients_;
+  boost::intrusive::list<ClientHandle,
+                         boost::intrusive::member_hook<ClientHandle, IdleHook, &ClientHandle::idle_hook>,
+                         boost::intrusive::constant_time_size<false>>
+      idle_clients_;  // oldest first
   std::size_t client_count_ = 0;
   bool shutting_down_ = false;
   Clock::time_point shutdown_deadline_{};
