@@ -32,7 +32,12 @@ using tcp = asio::ip::tcp;
 using beast_http::status;
 
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+// Request heads are read in small steps (an idle burst of connections costs
+// little); request bodies in bigger ones.
+constexpr std::size_t kHeadReadChunk = 4 * 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
+// Responses are read in bigger steps: a 16 KiB body and its head in one read.
+constexpr std::size_t kUpstreamReadChunk = 32 * 1024;
 constexpr std::uint32_t kMaxResponseHeadBytes = 64 * 1024;
 
 // Why the request body stopped flowing before it was complete.
@@ -92,13 +97,20 @@ class ClientConnection final : public Expirable, public ClientHandle {
  private:
   enum class HeadOutcome { ready, closed, timeout, too_large, bad, body_too_large };
 
+  // How relaying a response body ended.
+  struct RelayResult {
+    bool upstream_intact = true;  // the backend sent a well-formed body and did not fail
+    bool client_intact = true;    // every write to the client succeeded
+    bool complete = false;        // the whole body went through
+  };
+
   // How forwarding one request to one upstream connection ended.
   enum class Attempt { done, retry_fresh, failed };
 
   // One non-blocking read into the input buffer: no reactor round trip when the
   // bytes are already there (asio::error::would_block when they are not).
   std::size_t read_now(boost::system::error_code& ec) {
-    return socket_.read_some(buffers_->input.prepare(kReadChunk), ec);
+    return socket_.read_some(buffers_->input.prepare(kHeadReadChunk), ec);
   }
 
   void on_expired() override {
@@ -113,6 +125,10 @@ class ClientConnection final : public Expirable, public ClientHandle {
   asio::awaitable<bool> exchange(http::RequestParser& parser, std::size_t head_bytes);
   asio::awaitable<Attempt> forward(http::RequestParser& parser, UpstreamConnection& upstream,
                                    bool& keep_client, bool& keep_upstream);
+  asio::awaitable<RelayResult> relay_length_body(UpstreamConnection& upstream, std::uint64_t remaining,
+                                                Clock::duration idle);
+  asio::awaitable<RelayResult> relay_parsed_body(UpstreamConnection& upstream, http::Framing from_backend,
+                                                 http::Framing to_client, Clock::duration idle);
   asio::awaitable<void> pump_request_body(http::RequestParser& parser, UpstreamConnection& upstream);
   asio::awaitable<bool> reply_error(status code, bool keep_alive, std::string_view detail = {});
   // forward() records the error answer a failed attempt owes the client and
@@ -243,7 +259,7 @@ asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
     boost::system::error_code ec;
     std::size_t read = read_now(ec);
     if (ec == asio::error::would_block) {
-      auto [wait_ec, wait_read] = co_await socket_.async_read_some(buffers_->input.prepare(kReadChunk), nothrow);
+      auto [wait_ec, wait_read] = co_await socket_.async_read_some(buffers_->input.prepare(kHeadReadChunk), nothrow);
       ec = wait_ec;
       read = wait_read;
     }
@@ -385,6 +401,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
   const config::Timeouts limits = timeouts();  // a copy: a new snapshot may land mid-exchange
   const bool reused = upstream.is_reused();
   const bool whole_request_buffered = parser.is_done();  // buffers_->head_out can be replayed
+  buffers_->upstream_input.clear();  // nothing of an earlier attempt's backend
 
   upstream.expires_after(limits.idle);
   {
@@ -418,7 +435,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
     response->body_limit(boost::none);
     if (head_request) response->skip(true);
     for (;;) {
-      auto& in = upstream.buffer();
+      auto& in = buffers_->upstream_input;
       if (in.size() > 0) {
         beast::error_code ec;
         const std::size_t used = response->put(in.data(), ec);
@@ -431,7 +448,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
           co_return fail(status::bad_gateway, "invalid response from backend");
         }
       }
-      auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kReadChunk), nothrow);
+      auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
       if (ec) {
         const bool timed_out = upstream.timed_out();
         // If the upload was still running it did not cause this: stop it, the
@@ -466,13 +483,13 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
       if (client_version >= 11) {
         buffers_->out.clear();
         http::write_client_response_head(buffers_->out, *response, {.interim = true}, client_version);
-        upstream.buffer().consume(head_bytes);
+        buffers_->upstream_input.consume(head_bytes);
         if (!co_await write_client(buffers_->out)) {
           co_await abort_upload(upstream);
           co_return Attempt::failed;
         }
       } else {
-        upstream.buffer().consume(head_bytes);
+        buffers_->upstream_input.consume(head_bytes);
       }
       continue;
     }
@@ -488,10 +505,10 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
     }
     buffers_->out.clear();
     http::write_client_response_head(buffers_->out, *response, {.websocket = true}, client_version);
-    upstream.buffer().consume(head_bytes);
+    buffers_->upstream_input.consume(head_bytes);
     if (!co_await write_client(buffers_->out)) co_return Attempt::failed;
     expires_never();
-    co_await run_tunnel({socket_, buffers_->input, *this}, {upstream.socket(), upstream.buffer(), upstream},
+    co_await run_tunnel({socket_, buffers_->input, *this}, {upstream.socket(), buffers_->upstream_input, upstream},
                         limits.idle);
     keep_client = false;
     co_return Attempt::done;
@@ -526,45 +543,15 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
 
   buffers_->out.clear();
   http::write_client_response_head(buffers_->out, *response, framing, client_version);
-  upstream.buffer().consume(head_bytes);
-  response->set_body_output(&buffers_->out, framing.framing);
-  response->eager(true);
-
-  bool upstream_intact = true;
-  bool client_intact = true;
-  while (!response->is_done()) {
-    auto& in = upstream.buffer();
-    if (in.size() > 0) {
-      beast::error_code ec;
-      const std::size_t used = response->put(in.data(), ec);
-      in.consume(used);
-      if (ec && ec != beast_http::error::need_more) {
-        upstream_intact = false;  // bad chunk from the backend: what was sent stays sent
-        break;
-      }
-      if (response->is_done()) break;
-    }
-    if (!buffers_->out.empty()) {
-      if (!co_await write_client(buffers_->out)) {
-        client_intact = false;
-        break;
-      }
-      buffers_->out.clear();
-    }
-    upstream.expires_after(limits.idle);
-    auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kReadChunk), nothrow);
-    if (ec == asio::error::eof && from_backend == http::Framing::until_close) {
-      beast::error_code eof_ec;
-      response->put_eof(eof_ec);
-      break;
-    }
-    if (ec) {
-      upstream_intact = false;  // the backend died mid-body
-      break;
-    }
-    in.commit(read);
+  buffers_->upstream_input.consume(head_bytes);
+  RelayResult relayed;
+  if (from_backend == http::Framing::length) {
+    relayed = co_await relay_length_body(upstream, framing.content_length, limits.idle);
+  } else {
+    relayed = co_await relay_parsed_body(upstream, from_backend, framing.framing, limits.idle);
   }
-  if (client_intact && !buffers_->out.empty()) client_intact = co_await write_client(buffers_->out);
+  const bool upstream_intact = relayed.upstream_intact;
+  const bool client_intact = relayed.client_intact;
 
   if (upload_running_) {
     // The backend answered before the client finished sending: stop reading it.
@@ -572,10 +559,91 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
     keep_client = false;
   }
   if (!upstream_intact || !client_intact) keep_client = false;
-  keep_upstream = upstream_intact && response->is_done() && response->keep_alive() &&
+  keep_upstream = upstream_intact && relayed.complete && response->keep_alive() &&
                   from_backend != http::Framing::until_close && upload_error_ == UploadError::none &&
-                  upstream.buffer().size() == 0 && upstream.socket().is_open();
+                  buffers_->upstream_input.size() == 0 && upstream.socket().is_open();
   co_return Attempt::done;
+}
+
+// A Content-Length body passes through untouched: written to the client straight
+// from the upstream buffer (no copy), the response head with its first bytes in
+// one write.
+asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_length_body(
+    UpstreamConnection& upstream, std::uint64_t remaining, Clock::duration idle) {
+  RelayResult result;
+  auto& in = buffers_->upstream_input;
+  for (;;) {
+    const auto take = static_cast<std::size_t>(std::min<std::uint64_t>(in.size(), remaining));
+    if (take > 0 || !buffers_->out.empty()) {
+      const std::array<asio::const_buffer, 2> pieces{asio::buffer(buffers_->out),
+                                                     asio::const_buffer(in.data().data(), take)};
+      expires_after(idle);
+      auto [ec, written] = co_await asio::async_write(socket_, pieces, nothrow);
+      if (ec) {
+        result.client_intact = false;
+        co_return result;
+      }
+      buffers_->out.clear();
+      in.consume(take);
+      remaining -= take;
+    }
+    if (remaining == 0) {
+      result.complete = true;
+      co_return result;
+    }
+    upstream.expires_after(idle);
+    auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
+    if (ec) {
+      result.upstream_intact = false;  // the backend died mid-body
+      co_return result;
+    }
+    in.commit(read);
+  }
+}
+
+// Chunked or close-delimited bodies: the response parser re-frames them into
+// the output buffer (fresh chunks, or plain bytes for an HTTP/1.0 client).
+asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_parsed_body(
+    UpstreamConnection& upstream, http::Framing from_backend, http::Framing to_client, Clock::duration idle) {
+  RelayResult result;
+  http::ResponseParser& response = *buffers_->response;
+  response.set_body_output(&buffers_->out, to_client);
+  response.eager(true);
+  auto& in = buffers_->upstream_input;
+  while (!response.is_done()) {
+    if (in.size() > 0) {
+      beast::error_code ec;
+      const std::size_t used = response.put(in.data(), ec);
+      in.consume(used);
+      if (ec && ec != beast_http::error::need_more) {
+        result.upstream_intact = false;  // bad chunk from the backend: what was sent stays sent
+        break;
+      }
+      if (response.is_done()) break;
+    }
+    if (!buffers_->out.empty()) {
+      if (!co_await write_client(buffers_->out)) {
+        result.client_intact = false;
+        co_return result;
+      }
+      buffers_->out.clear();
+    }
+    upstream.expires_after(idle);
+    auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
+    if (ec == asio::error::eof && from_backend == http::Framing::until_close) {
+      beast::error_code eof_ec;
+      response.put_eof(eof_ec);
+      break;
+    }
+    if (ec) {
+      result.upstream_intact = false;  // the backend died mid-body
+      break;
+    }
+    in.commit(read);
+  }
+  if (!buffers_->out.empty()) result.client_intact = co_await write_client(buffers_->out);
+  result.complete = result.upstream_intact && response.is_done();
+  co_return result;
 }
 
 asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& parser,

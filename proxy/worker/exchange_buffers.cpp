@@ -28,10 +28,12 @@ void ExchangeBuffers::reset() {
   response.reset();
   request_fields.clear();
   response_fields.clear();
-  if (input.capacity() > kMaxKeptInput) {
-    input = boost::beast::flat_buffer();
-  } else {
-    input.clear();
+  for (auto* buffer : {&input, &upstream_input}) {
+    if (buffer->capacity() > kMaxKeptInput) {
+      *buffer = boost::beast::flat_buffer();
+    } else {
+      buffer->clear();
+    }
   }
   release_if_large(head_out);
   release_if_large(out);

@@ -27,7 +27,8 @@ struct ExchangeBuffers {
   // exchange left behind, so a pooled set stays small.
   void reset();
 
-  boost::beast::flat_buffer input;  // client bytes not yet consumed (pipelined ones included)
+  boost::beast::flat_buffer input;           // client bytes not yet consumed (pipelined ones included)
+  boost::beast::flat_buffer upstream_input;  // response bytes from the backend of the current attempt
   std::vector<http::Field> request_fields;
   std::vector<http::Field> response_fields;
   std::optional<http::RequestParser> request;

@@ -36,7 +36,6 @@ void park(BackendState& backend, std::unique_ptr<UpstreamConnection> connection,
   parked.park_generation_ = next_park_generation();
   parked.reused_ = true;
   parked.expires_after(idle);
-  parked.buffer_.clear();
 
   // A readable idle socket means the backend closed it or broke the protocol:
   // drop it. The handler only compares the pointer and generation, never

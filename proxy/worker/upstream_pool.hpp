@@ -3,7 +3,6 @@
 #include "proxy/worker/deadline.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 
 #include <cstdint>
 #include <memory>
@@ -19,7 +18,6 @@ class UpstreamConnection final : public Expirable {
   UpstreamConnection(DeadlineList& deadlines, boost::asio::ip::tcp::socket socket);
 
   boost::asio::ip::tcp::socket& socket() { return socket_; }
-  boost::beast::flat_buffer& buffer() { return buffer_; }
   bool is_reused() const { return reused_; }
 
  private:
@@ -28,7 +26,6 @@ class UpstreamConnection final : public Expirable {
   void on_expired() override;
 
   boost::asio::ip::tcp::socket socket_;
-  boost::beast::flat_buffer buffer_;
   BackendState* parked_in_ = nullptr;  // set while parked
   std::uint64_t park_generation_ = 0;
   bool reused_ = false;
