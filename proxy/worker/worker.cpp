@@ -34,7 +34,12 @@ struct Worker::Acceptor {
 };
 
 Worker::Worker(std::size_t index, SharedState& shared)
-    : index_(index), shared_(shared), io_(std::make_unique<asio::io_context>(1)), buffers_(io_->get_executor()) {
+    : index_(index),
+      shared_(shared),
+      // Sockets and timers of a worker are only ever used on its own thread, so
+      // Asio's per-socket locks are dropped; post() from other threads stays safe.
+      io_(std::make_unique<asio::io_context>(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO)),
+      buffers_(io_->get_executor()) {
   tick_timer_.emplace(*io_);
 }
 
