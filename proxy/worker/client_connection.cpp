@@ -1,5 +1,6 @@
 #include "proxy/worker/client_connection.hpp"
 
+#include "proxy/http/address_text.hpp"
 #include "proxy/http/error_response.hpp"
 #include "proxy/http/forwarded_headers.hpp"
 #include "proxy/http/head_parser.hpp"
@@ -53,7 +54,7 @@ class ClientConnection final : public Expirable, public ClientHandle {
         scheme_(scheme) {
     boost::system::error_code ec;
     const auto remote = socket_.remote_endpoint(ec);
-    if (!ec) client_ip_ = remote.address().to_string();
+    if (!ec) client_ip_ = http::address_text(remote.address());
     socket_.set_option(tcp::no_delay(true), ec);
     socket_.non_blocking(true, ec);  // reads are tried at once before waiting (read_now)
     worker_.register_client(*this);
