@@ -37,6 +37,8 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 // little); request bodies in bigger ones.
 constexpr std::size_t kHeadReadChunk = 4 * 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
+// An input buffer grown past this by a large request is not kept for the next.
+constexpr std::size_t kMaxKeptInput = 64 * 1024;
 // Responses are read in bigger steps: a 16 KiB body and its head in one read.
 constexpr std::size_t kUpstreamReadChunk = 32 * 1024;
 constexpr std::uint32_t kMaxResponseHeadBytes = 64 * 1024;
@@ -56,7 +58,6 @@ class ClientConnection final : public Expirable, public ClientHandle {
     const auto remote = socket_.remote_endpoint(ec);
     if (!ec) client_ip_ = http::address_text(remote.address());
     socket_.set_option(tcp::no_delay(true), ec);
-    socket_.non_blocking(true, ec);  // reads are tried at once before waiting (read_now)
     worker_.register_client(*this);
   }
 
@@ -108,12 +109,6 @@ class ClientConnection final : public Expirable, public ClientHandle {
   // How forwarding one request to one upstream connection ended.
   enum class Attempt { done, retry_fresh, failed };
 
-  // One non-blocking read into the input buffer: no reactor round trip when the
-  // bytes are already there (asio::error::would_block when they are not).
-  std::size_t read_now(boost::system::error_code& ec) {
-    return socket_.read_some(buffers_->input.prepare(kHeadReadChunk), ec);
-  }
-
   void on_expired() override {
     boost::system::error_code ignored;
     socket_.cancel(ignored);
@@ -150,7 +145,7 @@ class ClientConnection final : public Expirable, public ClientHandle {
   tcp::socket socket_;
   const std::string& scheme_;
   std::string client_ip_;
-  std::string local_address_;  // "ip:port" the client connected to, once a request lacks Host
+  beast::flat_buffer input_;                  // client bytes not yet consumed (pipelined ones too)
   std::unique_ptr<ExchangeBuffers> buffers_;  // held only while a request is in progress
   bool busy_ = false;       // inside an exchange
   bool websocket_ = false;  // the current request asks for a WebSocket upgrade
@@ -173,30 +168,28 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
   self->expires_after(self->timeouts().client_header);  // nginx-style: the first head is timed from accept
   for (;;) {
     if (self->closing_ || self->worker_.is_shutting_down()) co_return;
-    if (!self->buffers_ || self->buffers_->input.size() == 0) {
-      // Between requests: take bytes that are already there, else wait for some
-      // without holding any buffer.
-      if (!self->buffers_) self->buffers_ = self->worker_.buffers().acquire();
-      boost::system::error_code ec;
-      const std::size_t read = self->read_now(ec);
-      if (ec == asio::error::would_block) {
-        self->worker_.buffers().release(std::move(self->buffers_));
-        self->worker_.client_idle(*self);
-        auto [wait_ec] = co_await self->socket_.async_wait(tcp::socket::wait_read, nothrow);
-        Worker::client_busy(*self);
-        if (wait_ec && self->parking_ && !self->timed_out() && !self->closing_) {
+    if (self->input_.size() == 0) {
+      // Between requests. A pending read (tried at once by Asio, then left to
+      // the reactor without a syscall) keeps the input buffer while the client
+      // is briefly quiet; a client quiet for longer is parked by the worker,
+      // which cancels this read: the buffer's memory goes too.
+      self->worker_.client_idle(*self);
+      auto [ec, read] = co_await self->socket_.async_read_some(self->input_.prepare(kHeadReadChunk), nothrow);
+      Worker::client_busy(*self);
+      if (ec) {
+        if (self->parking_ && !self->timed_out() && !self->closing_) {
+          self->input_ = beast::flat_buffer();
           wait_parked(std::move(self));  // the coroutine ends; a callback waits instead
-          co_return;
         }
-        self->parking_ = false;
-        if (wait_ec) co_return;  // idle timeout, shutdown, or closed
-        continue;
+        co_return;  // idle timeout, shutdown, closed, or parked
       }
-      if (ec) co_return;  // closed or reset between requests: no answer owed
-      self->buffers_->input.commit(read);
+      self->parking_ = false;  // the request won the race with the worker's park
+      self->input_.commit(read);
     }
+    if (!self->buffers_) self->buffers_ = self->worker_.buffers().acquire();
     if (!co_await self->serve_request()) co_return;
-    if (self->buffers_->input.size() == 0) self->worker_.buffers().release(std::move(self->buffers_));
+    self->worker_.buffers().release(std::move(self->buffers_));
+    if (self->input_.size() == 0 && self->input_.capacity() > kMaxKeptInput) self->input_ = beast::flat_buffer();
     self->expires_after(self->timeouts().idle);
   }
 }
@@ -241,12 +234,12 @@ asio::awaitable<bool> ClientConnection::serve_request() {
 
 asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
     http::RequestParser& parser, std::size_t& head_bytes) {
-  bool started = buffers_->input.size() > 0;
+  bool started = input_.size() > 0;
   if (started) expires_after(timeouts().client_header);
   for (;;) {
-    if (buffers_->input.size() > 0) {
+    if (input_.size() > 0) {
       beast::error_code ec;
-      const std::size_t used = parser.put(buffers_->input.data(), ec);
+      const std::size_t used = parser.put(input_.data(), ec);
       if (parser.is_header_done()) {
         if (ec == beast_http::error::body_limit) co_return HeadOutcome::body_too_large;
         if (ec && ec != beast_http::error::need_more) co_return HeadOutcome::bad;
@@ -257,18 +250,12 @@ asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
       if (ec == beast_http::error::body_limit) co_return HeadOutcome::body_too_large;
       if (ec && ec != beast_http::error::need_more) co_return HeadOutcome::bad;
     }
-    boost::system::error_code ec;
-    std::size_t read = read_now(ec);
-    if (ec == asio::error::would_block) {
-      auto [wait_ec, wait_read] = co_await socket_.async_read_some(buffers_->input.prepare(kHeadReadChunk), nothrow);
-      ec = wait_ec;
-      read = wait_read;
-    }
+    auto [ec, read] = co_await socket_.async_read_some(input_.prepare(kHeadReadChunk), nothrow);
     if (ec) {
       if (timed_out() && started) co_return HeadOutcome::timeout;
       co_return HeadOutcome::closed;  // closed, reset, or idle between requests: no answer owed
     }
-    buffers_->input.commit(read);
+    input_.commit(read);
     if (!started) {
       started = true;
       expires_after(timeouts().client_header);
@@ -277,7 +264,7 @@ asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
 }
 
 asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, std::size_t head_bytes) {
-  const auto head = std::string_view(static_cast<const char*>(buffers_->input.data().data()), head_bytes);
+  const auto head = std::string_view(static_cast<const char*>(input_.data().data()), head_bytes);
   if (const auto raw = http::scan_raw_head(head); raw != http::GuardResult::ok)
     co_return co_await reply_error(status::bad_request, false, http::describe(raw));
   std::string_view host;
@@ -294,22 +281,24 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
                        : parser.content_length()         ? http::Framing::length
                                                          : http::Framing::none;
   buffers_->head_out.clear();
-  if (host.empty() && local_address_.empty()) {
+  std::string& local_address = buffers_->local_address;
+  local_address.clear();
+  if (host.empty()) {
     boost::system::error_code ec;
     const auto local = socket_.local_endpoint(ec);
     if (!ec) {
-      local_address_ = local.address().to_string();
-      if (local.address().is_v6()) local_address_ = "[" + local_address_ + "]";
-      local_address_ += ":" + std::to_string(local.port());
+      const bool v6 = local.address().is_v6();
+      local_address.append(v6 ? "[" : "").append(local.address().to_string()).append(v6 ? "]" : "");
+      local_address.append(":").append(std::to_string(local.port()));
     }
   }
   const http::ForwardContext context{.client_ip = client_ip_, .proto = scheme_,
-                                     .mode = snapshot.forwarded_mode, .default_host = local_address_};
+                                     .mode = snapshot.forwarded_mode, .default_host = local_address};
   http::write_upstream_request_head(buffers_->head_out, parser, host, framing,
                                     parser.content_length().value_or(0), websocket, context);
   const auto pool = worker_.pool(snapshot.router.route(host, parser.target()));
   const bool keep_alive_requested = parser.keep_alive();
-  buffers_->input.consume(head_bytes);  // the head's views are dead from here on
+  input_.consume(head_bytes);  // the head's views are dead from here on
 
   // Body bytes that came with the head go out in the same write; a small body
   // never needs the upload pump at all. A chunked body is checked up to its first
@@ -317,10 +306,10 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
   parser.set_body_output(&buffers_->head_out, framing);
   parser.eager(true);  // from here one put() takes all the body bytes it is given
   for (;;) {
-    if (buffers_->input.size() > 0 && !parser.is_done()) {
+    if (input_.size() > 0 && !parser.is_done()) {
       beast::error_code ec;
-      const auto used = parser.put(buffers_->input.data(), ec);
-      buffers_->input.consume(used);
+      const auto used = parser.put(input_.data(), ec);
+      input_.consume(used);
       if (ec == beast_http::error::body_limit)
         co_return co_await reply_error(status::payload_too_large, false);
       if (ec && ec != beast_http::error::need_more)
@@ -328,12 +317,12 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
     }
     if (parser.is_done() || !parser.chunked() || parser.chunk_headers_seen() > 0) break;
     expires_after(timeouts().client_header);
-    auto [ec, read] = co_await socket_.async_read_some(buffers_->input.prepare(kReadChunk), nothrow);
+    auto [ec, read] = co_await socket_.async_read_some(input_.prepare(kReadChunk), nothrow);
     if (ec) {
       if (timed_out()) co_await reply_error(status::request_timeout, false);
       co_return false;
     }
-    buffers_->input.commit(read);
+    input_.commit(read);
   }
   parser.set_body_output(&buffers_->upload_out, framing);
 
@@ -509,7 +498,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
     buffers_->upstream_input.consume(head_bytes);
     if (!co_await write_client(buffers_->out)) co_return Attempt::failed;
     expires_never();
-    co_await run_tunnel({socket_, buffers_->input, *this}, {upstream.socket(), buffers_->upstream_input, upstream},
+    co_await run_tunnel({socket_, input_, *this}, {upstream.socket(), buffers_->upstream_input, upstream},
                         limits.idle);
     keep_client = false;
     co_return Attempt::done;
@@ -652,10 +641,10 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
   const config::Timeouts limits = timeouts();
   UploadError error = UploadError::none;
   for (;;) {
-    if (buffers_->input.size() > 0) {
+    if (input_.size() > 0) {
       beast::error_code ec;
-      const std::size_t used = parser.put(buffers_->input.data(), ec);
-      buffers_->input.consume(used);
+      const std::size_t used = parser.put(input_.data(), ec);
+      input_.consume(used);
       if (ec == beast_http::error::body_limit) {
         error = UploadError::too_large;
         break;
@@ -676,12 +665,12 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
     }
     if (parser.is_done()) break;
     expires_after(limits.idle);
-    auto [ec, read] = co_await socket_.async_read_some(buffers_->input.prepare(kReadChunk), nothrow);
+    auto [ec, read] = co_await socket_.async_read_some(input_.prepare(kReadChunk), nothrow);
     if (ec) {
       error = UploadError::client_gone;
       break;
     }
-    buffers_->input.commit(read);
+    input_.commit(read);
   }
   buffers_->upload_out.clear();
   upload_error_ = error;

@@ -28,12 +28,10 @@ void ExchangeBuffers::reset() {
   response.reset();
   request_fields.clear();
   response_fields.clear();
-  for (auto* buffer : {&input, &upstream_input}) {
-    if (buffer->capacity() > kMaxKeptInput) {
-      *buffer = boost::beast::flat_buffer();
-    } else {
-      buffer->clear();
-    }
+  if (upstream_input.capacity() > kMaxKeptInput) {
+    upstream_input = boost::beast::flat_buffer();
+  } else {
+    upstream_input.clear();
   }
   release_if_large(head_out);
   release_if_large(out);

@@ -14,11 +14,10 @@
 
 namespace keel::worker {
 
-// Everything a client connection needs while a request is in progress: its input
-// buffer, both parsers and their field lists, and the output buffers. A connection
-// holds a set only from the moment its client sends bytes until the exchange ends
-// with nothing left unread, so an idle keep-alive connection holds none (a few
-// hundred bytes instead of a 16 KiB buffer), and under load the sets go round
+// Everything a client connection needs while a request is in progress: the
+// response buffer, both parsers and their field lists, and the output buffers. A
+// connection holds a set only while it serves a request, so a keep-alive
+// connection between requests holds none, and under load the sets go round
 // without a malloc (BufferPool).
 struct ExchangeBuffers {
   explicit ExchangeBuffers(const boost::asio::any_io_executor& executor);
@@ -27,7 +26,6 @@ struct ExchangeBuffers {
   // exchange left behind, so a pooled set stays small.
   void reset();
 
-  boost::beast::flat_buffer input;           // client bytes not yet consumed (pipelined ones included)
   boost::beast::flat_buffer upstream_input;  // response bytes from the backend of the current attempt
   std::vector<http::Field> request_fields;
   std::vector<http::Field> response_fields;
@@ -36,6 +34,7 @@ struct ExchangeBuffers {
   std::string head_out;    // the request head (and any body already read) for the backend
   std::string out;         // response bytes for the client
   std::string upload_out;  // request body bytes for the backend
+  std::string local_address;  // "ip:port" the client connected to, for a request without Host
   boost::asio::steady_timer upload_done;  // wakes the exchange when the upload pump stops
 };
 

@@ -4,15 +4,11 @@
 
 #include <algorithm>
 
-namespace keel::worker {
-namespace {
-std::uint64_t next_park_generation() {
-  // Connections never move between workers, so a per-thread counter is unique.
-  thread_local std::uint64_t generation = 0;
-  return ++generation;
-}
-}  // namespace
+#include <sys/socket.h>
 
+#include <cerrno>
+
+namespace keel::worker {
 UpstreamConnection::UpstreamConnection(DeadlineList& deadlines, boost::asio::ip::tcp::socket socket)
     : Expirable(deadlines), socket_(std::move(socket)) {}
 
@@ -33,38 +29,36 @@ void park(BackendState& backend, std::unique_ptr<UpstreamConnection> connection,
   if (!backend.eligible) return;  // closes it
   UpstreamConnection& parked = *connection;
   parked.parked_in_ = &backend;
-  parked.park_generation_ = next_park_generation();
   parked.reused_ = true;
   parked.expires_after(idle);
-
-  // A readable idle socket means the backend closed it or broke the protocol:
-  // drop it. The handler only compares the pointer and generation, never
-  // touches a connection that is no longer parked.
-  parked.socket_.async_wait(
-      boost::asio::ip::tcp::socket::wait_read,
-      [state = boost::intrusive_ptr<BackendState>(&backend), raw = &parked,
-       generation = parked.park_generation_](const boost::system::error_code& ec) {
-        if (ec == boost::asio::error::operation_aborted) return;
-        auto& list = state->idle;
-        auto found = std::find_if(list.begin(), list.end(), [&](const auto& connection) {
-          return connection.get() == raw && raw->park_generation_ == generation;
-        });
-        if (found != list.end()) list.erase(found);
-      });
   backend.idle.push_back(std::move(connection));
   if (backend.idle.size() > kMaxIdlePerBackend) backend.idle.pop_front();
 }
 
+namespace {
+// A parked connection is usable if reading it would block: the backend has
+// neither closed it nor sent anything unasked. One non-blocking peek at reuse
+// costs a syscall, as an idle watch would (its epoll re-arm), without the
+// watch's operation, cancellation and handler per request, and it also sees a
+// close that arrived a moment ago.
+bool still_open(boost::asio::ip::tcp::socket& socket) {
+  char byte;
+  const auto got = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+}  // namespace
+
 std::unique_ptr<UpstreamConnection> take_idle(BackendState& backend) {
-  if (backend.idle.empty() || !backend.eligible) return nullptr;
-  auto connection = std::move(backend.idle.back());
-  backend.idle.pop_back();
-  connection->parked_in_ = nullptr;
-  connection->park_generation_ = 0;
-  boost::system::error_code ignored;
-  connection->socket_.cancel(ignored);  // the idle watch
-  connection->expires_never();
-  return connection;
+  if (!backend.eligible) return nullptr;
+  while (!backend.idle.empty()) {
+    auto connection = std::move(backend.idle.back());
+    backend.idle.pop_back();
+    if (!still_open(connection->socket_)) continue;  // closed by the backend: dropped
+    connection->parked_in_ = nullptr;
+    connection->expires_never();
+    return connection;
+  }
+  return nullptr;
 }
 
 }  // namespace keel::worker

@@ -27,17 +27,15 @@ class UpstreamConnection final : public Expirable {
 
   boost::asio::ip::tcp::socket socket_;
   BackendState* parked_in_ = nullptr;  // set while parked
-  std::uint64_t park_generation_ = 0;
   bool reused_ = false;
 };
 
-// Keeps a connection for reuse. A parked connection watches its socket: if the
-// backend closes it (or sends anything unasked) it is dropped at once, so a
-// later request rarely meets a stale connection. Idle longer than `idle`: closed.
+// Keeps a connection for reuse. Idle longer than `idle`: closed.
 void park(BackendState& backend, std::unique_ptr<UpstreamConnection> connection,
           Clock::duration idle);
 
-// The most recently parked connection of `backend`, or null.
+// The most recently parked connection of `backend` that the backend has not
+// closed meanwhile (closed ones are dropped on the way), or null.
 std::unique_ptr<UpstreamConnection> take_idle(BackendState& backend);
 
 // Parked connections kept per backend and worker; past it the oldest closes.
