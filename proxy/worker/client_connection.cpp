@@ -48,16 +48,14 @@ enum class UploadError { none, client_gone, too_large, bad_body, upstream_failed
 
 class ClientConnection final : public Expirable, public ClientHandle {
  public:
-  ClientConnection(Worker& worker, SharedState& shared, tcp::socket socket, const std::string& scheme)
+  ClientConnection(Worker& worker, SharedState& shared, tcp::socket socket, const tcp::endpoint& peer,
+                   const std::string& scheme)
       : Expirable(worker.deadlines()),
         worker_(worker),
         shared_(shared),
         socket_(std::move(socket)),
-        scheme_(scheme) {
-    boost::system::error_code ec;
-    const auto remote = socket_.remote_endpoint(ec);
-    if (!ec) client_ip_ = http::address_text(remote.address());
-    socket_.set_option(tcp::no_delay(true), ec);
+        scheme_(scheme),
+        client_ip_(http::address_text(peer.address())) {
     worker_.register_client(*this);
   }
 
@@ -109,6 +107,18 @@ class ClientConnection final : public Expirable, public ClientHandle {
   // How forwarding one request to one upstream connection ended.
   enum class Attempt { done, retry_fresh, failed };
 
+  // Nagle holds a write back only while an earlier one is unacknowledged, so a
+  // connection's first write goes out at once without TCP_NODELAY: one-request
+  // connections skip the syscall (nginx also sets it on the keep-alive
+  // transition). Called before every write to the client.
+  void before_client_write() {
+    if (nodelay_) return;
+    if (client_writes_++ == 0) return;
+    boost::system::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    nodelay_ = true;
+  }
+
   void on_expired() override {
     boost::system::error_code ignored;
     socket_.cancel(ignored);
@@ -152,6 +162,8 @@ class ClientConnection final : public Expirable, public ClientHandle {
   bool upstream_timed_out_ = false;  // the last forward() ended in 504: a passive-check failure
   bool closing_ = false;
   bool parking_ = false;  // the worker asked an idle connection to park
+  bool nodelay_ = false;  // TCP_NODELAY set (from the second write on)
+  std::uint8_t client_writes_ = 0;
   std::optional<status> failure_status_;
   std::string_view failure_detail_;  // always a string literal
 
@@ -498,6 +510,8 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
     buffers_->upstream_input.consume(head_bytes);
     if (!co_await write_client(buffers_->out)) co_return Attempt::failed;
     expires_never();
+    client_writes_ = 1;
+    before_client_write();  // a tunnel's small frames must not wait for ACKs
     co_await run_tunnel({socket_, input_, *this}, {upstream.socket(), buffers_->upstream_input, upstream},
                         limits.idle);
     keep_client = false;
@@ -568,6 +582,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_length_bo
       const std::array<asio::const_buffer, 2> pieces{asio::buffer(buffers_->out),
                                                      asio::const_buffer(in.data().data(), take)};
       expires_after(idle);
+      before_client_write();
       auto [ec, written] = co_await asio::async_write(socket_, pieces, nothrow);
       if (ec) {
         result.client_intact = false;
@@ -705,6 +720,7 @@ asio::awaitable<void> ClientConnection::wait_upload() {
 
 asio::awaitable<bool> ClientConnection::write_client(std::string_view data) {
   expires_after(timeouts().idle);
+  before_client_write();
   auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(data), nothrow);
   co_return !ec;
 }
@@ -719,10 +735,10 @@ asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive
 
 }  // namespace
 
-void start_client_connection(Worker& worker, SharedState& shared, tcp::socket socket,
+void start_client_connection(Worker& worker, SharedState& shared, tcp::socket socket, const tcp::endpoint& peer,
                              const std::string& scheme) {
   auto executor = socket.get_executor();
-  auto connection = std::make_unique<ClientConnection>(worker, shared, std::move(socket), scheme);
+  auto connection = std::make_unique<ClientConnection>(worker, shared, std::move(socket), peer, scheme);
   asio::co_spawn(executor, ClientConnection::serve(std::move(connection)), asio::detached);
 }
 

@@ -11,7 +11,7 @@ namespace keel::worker {
 // Worker thread. Serves one accepted client connection until it closes: reads
 // requests (pipelined ones wait in the buffer, so responses leave in order),
 // forwards each to a backend of its pool and streams the response back.
-void start_client_connection(Worker& worker, SharedState& shared,
-                             boost::asio::ip::tcp::socket socket, const std::string& scheme);
+void start_client_connection(Worker& worker, SharedState& shared, boost::asio::ip::tcp::socket socket,
+                             const boost::asio::ip::tcp::endpoint& peer, const std::string& scheme);
 
 }  // namespace keel::worker

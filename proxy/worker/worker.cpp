@@ -30,6 +30,7 @@ control::PoolSnapshot empty_pool(const std::string& name) {
 struct Worker::Acceptor {
   tcp::acceptor acceptor;
   std::string scheme;
+  tcp::endpoint peer;  // filled by accept: no getpeername per connection
   bool paused = false;  // after an accept error such as EMFILE; resumed by the tick
 };
 
@@ -55,7 +56,7 @@ Worker::~Worker() {
 }
 
 void Worker::add_acceptor(tcp::acceptor acceptor, std::string scheme) {
-  acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(scheme)}));
+  acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(scheme), {}}));
 }
 
 void Worker::open_listener(tcp::acceptor acceptor, std::string scheme) {
@@ -86,7 +87,7 @@ void Worker::run() {
 }
 
 void Worker::accept_next(Acceptor& acceptor) {
-  acceptor.acceptor.async_accept([this, &acceptor](boost::system::error_code ec, tcp::socket socket) {
+  acceptor.acceptor.async_accept(acceptor.peer, [this, &acceptor](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || shutting_down_) return;
     if (ec) {
       log::warn("worker " + std::to_string(index_) + ": accept failed: " + ec.message() +
@@ -101,7 +102,7 @@ void Worker::accept_next(Acceptor& acceptor) {
       socket.close(ignored);  // over max_connections: refuse rather than queue unboundedly
     } else {
       ++client_count_;
-      start_client_connection(*this, shared_, std::move(socket), acceptor.scheme);
+      start_client_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.scheme);
     }
     accept_next(acceptor);
   });
