@@ -352,7 +352,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
                                      "backend unreachable");
     }
     BackendState& backend = lease.backend();
-    std::unique_ptr<UpstreamConnection> upstream = retried_stale ? nullptr : take_idle(backend);
+    std::unique_ptr<UpstreamConnection> upstream = retried_stale ? nullptr : take_idle(backend, parser.is_done());
     if (!upstream) upstream = co_await connect(backend);
     if (!upstream) {
       pool->report_failure(backend);

@@ -30,6 +30,7 @@ void park(BackendState& backend, std::unique_ptr<UpstreamConnection> connection,
   UpstreamConnection& parked = *connection;
   parked.parked_in_ = &backend;
   parked.reused_ = true;
+  parked.parked_at_ = Clock::now();
   parked.expires_after(idle);
   backend.idle.push_back(std::move(connection));
   if (backend.idle.size() > kMaxIdlePerBackend) backend.idle.pop_front();
@@ -48,12 +49,14 @@ bool still_open(boost::asio::ip::tcp::socket& socket) {
 }
 }  // namespace
 
-std::unique_ptr<UpstreamConnection> take_idle(BackendState& backend) {
+std::unique_ptr<UpstreamConnection> take_idle(BackendState& backend, bool can_retry) {
   if (!backend.eligible) return nullptr;
+  const auto now = Clock::now();
   while (!backend.idle.empty()) {
     auto connection = std::move(backend.idle.back());
     backend.idle.pop_back();
-    if (!still_open(connection->socket_)) continue;  // closed by the backend: dropped
+    const bool recently_parked = now - connection->parked_at_ < kTrustParkedFor;
+    if (!(can_retry && recently_parked) && !still_open(connection->socket_)) continue;  // closed: dropped
     connection->parked_in_ = nullptr;
     connection->expires_never();
     return connection;

@@ -22,11 +22,12 @@ class UpstreamConnection final : public Expirable {
 
  private:
   friend void park(BackendState&, std::unique_ptr<UpstreamConnection>, Clock::duration);
-  friend std::unique_ptr<UpstreamConnection> take_idle(BackendState&);
+  friend std::unique_ptr<UpstreamConnection> take_idle(BackendState&, bool);
   void on_expired() override;
 
   boost::asio::ip::tcp::socket socket_;
   BackendState* parked_in_ = nullptr;  // set while parked
+  Clock::time_point parked_at_{};
   bool reused_ = false;
 };
 
@@ -35,8 +36,13 @@ void park(BackendState& backend, std::unique_ptr<UpstreamConnection> connection,
           Clock::duration idle);
 
 // The most recently parked connection of `backend` that the backend has not
-// closed meanwhile (closed ones are dropped on the way), or null.
-std::unique_ptr<UpstreamConnection> take_idle(BackendState& backend);
+// closed meanwhile (closed ones are dropped on the way), or null. Whether it was
+// closed costs a syscall to find out, so it is skipped for a connection parked
+// less than kTrustParkedFor ago when the caller can retry on a fresh connection
+// (`can_retry`: the whole request is in hand): backends close idle connections
+// after seconds, not milliseconds, and the rare loser is retried.
+std::unique_ptr<UpstreamConnection> take_idle(BackendState& backend, bool can_retry);
+inline constexpr Clock::duration kTrustParkedFor = std::chrono::seconds(1);
 
 // Parked connections kept per backend and worker; past it the oldest closes.
 inline constexpr std::size_t kMaxIdlePerBackend = 1024;
