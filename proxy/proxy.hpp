@@ -51,6 +51,7 @@ class Proxy {
   void wait();
 
   control::ControlPlane& control_plane() { return *control_plane_; }
+  Server& server() { return *server_; }
 
  private:
   std::string config_path_;

@@ -48,6 +48,8 @@ class Server {
   std::size_t client_connections() const {
     return shared_.client_connections.load(std::memory_order_relaxed);
   }
+  // Keep-alive clients idle long enough to be parked (no coroutine, no buffer).
+  std::size_t parked_clients() const { return shared_.parked_clients.load(std::memory_order_relaxed); }
 
  private:
   worker::SharedState shared_;

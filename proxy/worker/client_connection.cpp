@@ -60,6 +60,7 @@ class ClientConnection final : public Expirable, public ClientHandle {
   }
 
   ~ClientConnection() override {
+    unpark();  // a parked connection's handler destroyed by a stopped loop
     if (buffers_) worker_.buffers().release(std::move(buffers_));
     shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
     worker_.client_closed();
@@ -71,13 +72,22 @@ class ClientConnection final : public Expirable, public ClientHandle {
   // stopped loop does, closes it) and starts serve() again when bytes arrive.
   static void wait_parked(std::unique_ptr<ClientConnection> self) {
     self->parking_ = false;
+    self->parked_ = true;
+    self->shared_.parked_clients.fetch_add(1, std::memory_order_relaxed);
     tcp::socket& socket = self->socket_;
     socket.async_wait(tcp::socket::wait_read, [self = std::move(self)](boost::system::error_code ec) mutable {
+      self->unpark();
       // Cancelled: idle timeout (on_expired) or shutdown (close_when_idle).
       if (ec || self->closing_ || self->worker_.is_shutting_down()) return;
       auto executor = self->socket_.get_executor();
       asio::co_spawn(executor, serve(std::move(self)), asio::detached);
     });
+  }
+
+  void unpark() {
+    if (!parked_) return;
+    parked_ = false;
+    shared_.parked_clients.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void park_idle() override {
@@ -162,6 +172,7 @@ class ClientConnection final : public Expirable, public ClientHandle {
   bool upstream_timed_out_ = false;  // the last forward() ended in 504: a passive-check failure
   bool closing_ = false;
   bool parking_ = false;  // the worker asked an idle connection to park
+  bool parked_ = false;   // waiting in wait_parked()'s handler
   bool nodelay_ = false;  // TCP_NODELAY set (from the second write on)
   std::uint8_t client_writes_ = 0;
   std::optional<status> failure_status_;
@@ -189,7 +200,7 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
       auto [ec, read] = co_await self->socket_.async_read_some(self->input_.prepare(kHeadReadChunk), nothrow);
       Worker::client_busy(*self);
       if (ec) {
-        if (self->parking_ && !self->timed_out() && !self->closing_) {
+        if (ec == asio::error::operation_aborted && self->parking_ && !self->timed_out() && !self->closing_) {
           self->input_ = beast::flat_buffer();
           wait_parked(std::move(self));  // the coroutine ends; a callback waits instead
         }

@@ -27,6 +27,7 @@ extern void (*worker_thread_hook)();
 // What all workers share: read-mostly, written once per connection at most.
 struct SharedState {
   std::atomic<std::size_t> client_connections{0};
+  std::atomic<std::size_t> parked_clients{0};  // written when a client parks or wakes, not per request
 };
 
 using ClientHook =

@@ -137,6 +137,23 @@ TEST(Failures, BackendRestartBetweenRequestsLosesNothing) {
   }
 }
 
+// A streamed upload cannot be replayed on a fresh connection, so a parked
+// connection the backend has closed must be recognised before it is used.
+TEST(Failures, BackendRestartBetweenStreamedUploadsLosesNothing) {
+  TestBackend backend;
+  KeelUnderTest keel{single_pool_config({backend.address()})};
+  TestClient client{keel.address()};
+  const std::string body(1 << 20, 'u');  // far more than keel reads with the head
+  for (int i = 0; i < 5; ++i) {
+    auto response = client.request("POST", "/upload", {{"Content-Type", "application/octet-stream"}}, body);
+    ASSERT_EQ(response.result(), http::status::ok) << i << ": " << response.ec.message();
+    auto seen = backend.next_request();
+    ASSERT_TRUE(seen);
+    EXPECT_EQ(seen->body.size(), body.size());
+    backend.close_connections();  // keel's parked upstream connection goes stale
+  }
+}
+
 TEST(Failures, ClientAbandoningUploadIsClosedOnBothSides) {
   TestBackend backend;
   KeelUnderTest keel{single_pool_config({backend.address()})};
