@@ -13,6 +13,8 @@
 #   --keel PATH    keel binary (default build/keel, else build-bench/keel)
 #   --port-base P  ports P+1, P+2 (backends), P+10..P+12 (proxies); default 19080
 #   --scenarios L  which scenarios to run, e.g. "a,e" (default a,b,c,d,e)
+#   --scaling      keel alone, unpinned, with workers: 1 and then workers: 2 (interleaved,
+#                  --reps times), wrk -t2 -c64 on scenario a: does keel scale with cores
 #   --quick        smoke test for CI: keel only, one 2 s run; exits non-zero if keel
 #                  does not proxy (round-robin, X-Forwarded-For, bodies) or wrk reports
 #                  an error
@@ -47,6 +49,7 @@ duration=5
 warmup=1
 idle=5000
 quick=0
+scaling=0
 scenarios="a,b,c,d,e"
 keel_bin=""
 port_base=${KEEL_BENCH_PORT_BASE:-19080}
@@ -67,6 +70,7 @@ while [ $# -gt 0 ]; do
     --port-base) port_base=${2:-}; shift 2 || die "--port-base needs a value" ;;
     --scenarios) scenarios=${2:-}; shift 2 || die "--scenarios needs a value" ;;
     --quick) quick=1; shift ;;
+    --scaling) scaling=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (try --help)" ;;
   esac
@@ -436,6 +440,37 @@ if [ "$quick" -eq 1 ]; then
   fi
   elapsed=$(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
   echo "quick: OK: $keel_version proxied $reqs requests (round-robin, X-Forwarded-For, bodies checked), $rps req/s, p99 $p99 ms, 0 errors, ${elapsed} s"
+  exit 0
+fi
+
+if [ "$scaling" -eq 1 ]; then
+  # Nothing pinned: keel's workers, wrk and the backends share both CPUs, as on a
+  # machine where the proxy is not alone.
+  pin_load=()
+  pin_proxy=()
+  cp "$work/keel.yaml" "$work/keel-1.yaml"
+  sed 's/^workers: 1$/workers: 2/' "$work/keel-1.yaml" > "$work/keel-2.yaml"
+  declare -A scaled=()
+  for ((rep = 1; rep <= reps; rep++)); do
+    for n in 1 2; do
+      cp "$work/keel-$n.yaml" "$work/keel.yaml"
+      start_proxy keel || { proxy_log_tail keel >&2; die "scaling: keel ($n workers) did not start"; }
+      [ "$warmup" -gt 0 ] && run_wrk /dev/null 64 "$warmup" "http://127.0.0.1:${proxy_port[keel]}/small" -t2
+      run_wrk "$work/wrk-scale.txt" 64 "$duration" "http://127.0.0.1:${proxy_port[keel]}/small" -t2
+      read -r rps p50 p99 reqs errs < <(parse_wrk "$work/wrk-scale.txt")
+      stop_proxy
+      [ "$errs" = 0 ] || problems+=("scaling rep $rep, $n workers: $errs errors")
+      scaled[$n]+="$rps "
+      note "[rep $rep/$reps] scaling: workers $n: $rps req/s, p99 $p99 ms, $errs errors"
+    done
+  done
+  echo "| keel workers (unpinned, wrk -t2 -c64, 13 B) | req/s per repetition | median |"
+  echo "|---|---|---|"
+  for n in 1 2; do
+    median=$(tr ' ' '\n' <<< "${scaled[$n]}" | grep -v '^$' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
+    echo "| $n | ${scaled[$n]}| $median |"
+  done
+  [ ${#problems[@]} -eq 0 ] || { printf '%s\n' "${problems[@]}" >&2; exit 2; }
   exit 0
 fi
 
