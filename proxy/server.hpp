@@ -45,6 +45,9 @@ class Server {
   // Joins the worker threads (after stop()).
   void wait();
 
+  // Any thread, while the server exists: worker `index`'s counters (/metrics).
+  const metrics::WorkerCounters& worker_counters(std::size_t index) const { return workers_.at(index)->counters(); }
+
   std::size_t client_connections() const {
     return shared_.client_connections.load(std::memory_order_relaxed);
   }

@@ -1,6 +1,7 @@
 #include "proxy/admin/admin_routes.hpp"
 
 #include "proxy/admin/json_codec.hpp"
+#include "proxy/metrics/exposition.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -185,6 +186,13 @@ AdminResponse AdminRoutes::handle(const AdminRequest& request, PoolAdmin& admin)
   if (path.size() == 1 && path[0] == "healthz") {
     if (!is_read) return method_not_allowed(kAllowRead);
     return reply(200, json::object{{"status", "ok"}});
+  }
+  // Open like /healthz (INTERFACE.md asks the token of /api/ only, as nginx and Envoy
+  // leave stats open on their admin port): the admin address is the access control.
+  if (path.size() == 1 && path[0] == "metrics") {
+    if (!is_read) return method_not_allowed(kAllowRead);
+    return AdminResponse{.status = 200, .body = {}, .headers = {}, .text = admin.metrics_text(),
+                         .content_type = metrics::kExpositionContentType};
   }
   if (path.size() < 3 || path[0] != "api" || path[1] != "v1" || path[2] != "pools") return not_found();
   if (path.size() == 3) {

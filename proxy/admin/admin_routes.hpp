@@ -24,8 +24,11 @@ struct AdminRequest {
 
 struct AdminResponse {
   int status = 200;
-  boost::json::value body{};  // always a JSON object; {"error": "..."} for 4xx/5xx
+  boost::json::value body{};  // a JSON object; {"error": "..."} for 4xx/5xx
   std::vector<std::pair<std::string, std::string>> headers{};  // besides Content-Type
+  // When set, sent instead of `body`, with this Content-Type (/metrics).
+  std::optional<std::string> text{};
+  std::string_view content_type{};
 };
 
 // The bearer-token check. Keeps only a SHA-256 digest of the token and compares digests

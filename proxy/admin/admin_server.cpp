@@ -113,7 +113,7 @@ class AdminServer::State::Connection {
   asio::awaitable<void> answer(const Request& request, bool& keep_alive);
   // Answers a request that could not be read (400, 413, 431) and closes.
   asio::awaitable<void> refuse(int status, std::string message, unsigned version);
-  asio::awaitable<bool> write(unsigned version, int status, const boost::json::value& body,
+  asio::awaitable<bool> write(unsigned version, int status, std::string_view content_type, const std::string& body,
                               const std::vector<std::pair<std::string, std::string>>& headers, bool keep_alive,
                               bool head_request);
   asio::awaitable<void> linger_and_close();
@@ -187,8 +187,18 @@ asio::awaitable<void> AdminServer::State::Connection::answer(const Request& requ
     response = AdminResponse{.status = 500, .body = error_json("internal error")};
   }
   const bool head_request = request.method() == beast_http::verb::head;
-  const bool written = co_await write(request.version(), response.status, response.body, response.headers,
-                                      keep_alive, head_request);
+  // No conditional expression yielding a temporary here: GCC 12 coroutines mishandle them.
+  std::string_view content_type = "application/json";
+  std::string body;
+  if (response.text) {
+    content_type = response.content_type;
+    body = std::move(*response.text);
+  } else {
+    body = boost::json::serialize(response.body);
+    body += '\n';
+  }
+  const bool written = co_await write(request.version(), response.status, content_type, body,
+                                      response.headers, keep_alive, head_request);
   if (!written || !keep_alive) {
     keep_alive = false;
     stream_.close();
@@ -196,16 +206,15 @@ asio::awaitable<void> AdminServer::State::Connection::answer(const Request& requ
 }
 
 asio::awaitable<bool> AdminServer::State::Connection::write(
-    unsigned version, int status, const boost::json::value& body,
+    unsigned version, int status, std::string_view content_type, const std::string& body,
     const std::vector<std::pair<std::string, std::string>>& headers, bool keep_alive, bool head_request) {
   beast_http::response<beast_http::string_body> response;
   response.version(version);
   response.result(static_cast<unsigned>(status));
-  response.set(beast_http::field::content_type, "application/json");
+  response.set(beast_http::field::content_type, content_type);
   response.set(beast_http::field::cache_control, "no-store");
   for (const auto& [name, value] : headers) response.set(name, value);
-  response.body() = boost::json::serialize(body);
-  response.body() += '\n';
+  response.body() = body;
   response.keep_alive(keep_alive);
   response.prepare_payload();
   if (head_request) response.body().clear();  // Content-Length stays that of the GET answer
@@ -219,9 +228,10 @@ asio::awaitable<bool> AdminServer::State::Connection::write(
 // expression; the frame was resumed broken (SIGILL).
 asio::awaitable<void> AdminServer::State::Connection::refuse(int status, std::string message,
                                                             unsigned version) {
-  const boost::json::value body = error_json(message);
+  std::string body = boost::json::serialize(error_json(message));
+  body += '\n';
   const std::vector<std::pair<std::string, std::string>> no_headers;
-  const bool written = co_await write(version, status, body, no_headers, false, false);
+  const bool written = co_await write(version, status, "application/json", body, no_headers, false, false);
   if (written) co_await linger_and_close();
 }
 

@@ -63,6 +63,9 @@ class PoolAdmin {
                                 std::optional<AdminState> state) = 0;
   // 202: the backend drains, then disappears; 404.
   virtual Outcome remove_backend(std::string_view pool, std::string_view address) = 0;
+
+  // GET /metrics: the whole page in Prometheus text format 0.0.4.
+  virtual std::string metrics_text() const = 0;
 };
 
 }  // namespace keel::admin

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "proxy/metrics/counters.hpp"
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +15,11 @@ namespace keel::control {
 struct alignas(64) WorkerBackendCounters {
   std::atomic<std::uint64_t> in_flight{0};
   std::atomic<std::uint64_t> total{0};
+  // For /metrics: responses this backend gave, by status slot, and traffic.
+  metrics::StatusCounts responses{};
+  metrics::Counter connect_failures{0};
+  metrics::Counter request_bytes{0};   // request head and body bytes sent to the backend
+  metrics::Counter response_bytes{0};  // response bytes sent to the client
 
   void bump(std::atomic<std::uint64_t>& counter, std::int64_t delta) {
     counter.store(counter.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(delta),
@@ -22,27 +29,12 @@ struct alignas(64) WorkerBackendCounters {
 
 // Per-backend counters, one block per worker. Created by the control thread
 // with the backend and shared (read-only pointer) with every snapshot.
-class BackendStats {
+class BackendStats : public metrics::PerWorker<WorkerBackendCounters> {
  public:
-  explicit BackendStats(std::size_t workers)
-      : workers_(workers), counters_(std::make_unique<WorkerBackendCounters[]>(workers)) {}
+  using PerWorker::PerWorker;
 
-  WorkerBackendCounters& worker(std::size_t index) { return counters_[index]; }
-
-  std::uint64_t active_requests() const {
-    std::uint64_t sum = 0;
-    for (std::size_t i = 0; i < workers_; ++i) sum += counters_[i].in_flight.load(std::memory_order_relaxed);
-    return sum;
-  }
-  std::uint64_t total_requests() const {
-    std::uint64_t sum = 0;
-    for (std::size_t i = 0; i < workers_; ++i) sum += counters_[i].total.load(std::memory_order_relaxed);
-    return sum;
-  }
-
- private:
-  std::size_t workers_;
-  std::unique_ptr<WorkerBackendCounters[]> counters_;
+  std::uint64_t active_requests() const { return sum(&WorkerBackendCounters::in_flight); }
+  std::uint64_t total_requests() const { return sum(&WorkerBackendCounters::total); }
 };
 
 }  // namespace keel::control

@@ -56,7 +56,7 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, config::Config config, S
       installed_(server.worker_count(), 0),
       prober_(io),
       scheduler_(io),
-      checker_(prober_, scheduler_,
+      checker_(counted_prober_, scheduler_,
                [this](std::uint64_t id, health::Health health, const std::string& detail) {
                  on_health_change(id, health, detail);
                },
@@ -100,9 +100,10 @@ std::vector<ControlPlane::PoolRecord> ControlPlane::desired_pools(const config::
   std::vector<PoolRecord> pools;
   pools.reserve(config.pools.size());
   for (const auto& settings : config.pools) {
-    PoolRecord pool{.settings = settings, .backends = {}};
+    PoolRecord pool{.settings = settings, .backends = {}, .stats = {}};
     pool.settings.backends.clear();
     const PoolRecord* existing = find_pool(settings.name);
+    pool.stats = existing ? existing->stats : std::make_shared<metrics::PoolStats>(server_.worker_count());
     auto adopt = [&](const config::Address& address, std::uint32_t weight, bool draining) {
       BackendRecord backend;
       const BackendRecord* old = nullptr;
@@ -175,7 +176,8 @@ std::shared_ptr<const RoutingSnapshot> ControlPlane::build_snapshot() {
                       .balance = pool.settings.balance,
                       .retries = pool.settings.retries,
                       .passive = pool.settings.passive,
-                      .backends = {}};
+                      .backends = {},
+                      .stats = pool.stats};
     view.backends.reserve(pool.backends.size());
     for (const auto& backend : pool.backends)
       view.backends.push_back({.id = backend.id,
@@ -249,6 +251,7 @@ void ControlPlane::check_drains() {
       if (!backend.removing) return false;
       const bool idle = lowest >= backend.removing_since && backend.stats->active_requests() == 0;
       if (!idle && now < backend.remove_by) return false;
+      counted_prober_.forget(backend.id);
       if (idle)
         log::info("pool " + pool.settings.name + ": backend " + backend.address + " drained and removed");
       else

@@ -5,6 +5,7 @@
 #include "proxy/config/config.hpp"
 #include "proxy/control/asio_scheduler.hpp"
 #include "proxy/control/backend_stats.hpp"
+#include "proxy/control/counting_prober.hpp"
 #include "proxy/control/http_prober.hpp"
 #include "proxy/control/snapshot.hpp"
 #include "proxy/control/state_file.hpp"
@@ -65,6 +66,8 @@ class ControlPlane final : public admin::PoolAdmin {
                                std::optional<std::uint32_t> weight,
                                std::optional<admin::AdminState> state) override;
   admin::Outcome remove_backend(std::string_view pool, std::string_view address) override;
+  // The /metrics page (control_metrics.cpp): pools, backends, workers, process.
+  std::string metrics_text() const override;
 
  private:
   struct BackendRecord {
@@ -83,6 +86,7 @@ class ControlPlane final : public admin::PoolAdmin {
   struct PoolRecord {
     config::Pool settings;  // backends unused: `backends` below is the truth
     std::vector<BackendRecord> backends;
+    std::shared_ptr<metrics::PoolStats> stats;  // kept by name across reloads
   };
 
   PoolRecord* find_pool(std::string_view name);
@@ -119,6 +123,7 @@ class ControlPlane final : public admin::PoolAdmin {
   std::uint64_t all_installed_ = 0;
 
   HttpProber prober_;
+  CountingProber counted_prober_{prober_};
   AsioScheduler scheduler_;
   health::Checker checker_;
   boost::asio::steady_timer drain_timer_;

@@ -44,6 +44,7 @@ struct PoolSnapshot {
   std::uint32_t retries = 2;
   std::optional<config::Passive> passive;
   std::vector<BackendSnapshot> backends;
+  std::shared_ptr<metrics::PoolStats> stats;  // this pool's per-worker counters
 };
 
 struct RoutingSnapshot {

@@ -6,6 +6,7 @@
 #include "proxy/http/head_parser.hpp"
 #include "proxy/http/request_guard.hpp"
 #include "proxy/worker/exchange_buffers.hpp"
+#include "proxy/worker/request_record.hpp"
 #include "proxy/worker/tunnel.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -182,6 +183,8 @@ class ClientConnection final : public Expirable, public ClientHandle {
   bool upload_running_ = false;
   bool response_started_ = false;
   UploadError upload_error_ = UploadError::none;
+
+  RequestRecord record_;  // for /metrics, counted when the request ends
 };
 
 // Kept small on purpose: this frame is what an idle keep-alive connection costs
@@ -247,10 +250,13 @@ asio::awaitable<bool> ClientConnection::serve_request() {
   }
   if (refusal != status::ok) {
     co_await reply_error(refusal, false, refusal == status::bad_request ? "malformed request" : "");
+    record_.finish(worker_.counters());
     co_return false;
   }
   busy_ = true;
+  record_.begin();
   const bool keep = co_await exchange(parser, head_bytes);
+  record_.finish(worker_.counters());
   busy_ = false;
   co_return keep;
 }
@@ -320,6 +326,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
   http::write_upstream_request_head(buffers_->head_out, parser, host, framing,
                                     parser.content_length().value_or(0), websocket, context);
   const auto pool = worker_.pool(snapshot.router.route(host, parser.target()));
+  record_.route(pool);
   const bool keep_alive_requested = parser.keep_alive();
   input_.consume(head_bytes);  // the head's views are dead from here on
 
@@ -367,17 +374,20 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
     if (!upstream) upstream = co_await connect(backend);
     if (!upstream) {
       pool->report_failure(backend);
+      RequestRecord::connect_failed(backend);
       ++connect_failures;
       if (tried_count < tried.size()) tried[tried_count++] = backend.id;
       if (connect_failures > pool->retries())
         co_return co_await reply_error(status::bad_gateway, keep_alive_requested && parser.is_done(),
                                        "backend unreachable");
+      record_.retried();
       continue;
     }
 
     bool keep_client = keep_alive_requested && !worker_.is_shutting_down();
     bool keep_upstream = false;
     upstream_timed_out_ = false;
+    record_.served_by(backend);
     const Attempt attempt = co_await forward(parser, *upstream, keep_client, keep_upstream);
     if (failure_status_) {
       const status code = *failure_status_;
@@ -390,6 +400,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
       pool->report_success(backend);
     if (attempt == Attempt::retry_fresh && !retried_stale) {
       retried_stale = true;  // a reused connection the backend had closed: once more, fresh
+      record_.retried();
       continue;
     }
     if (attempt == Attempt::done && keep_upstream && backend.eligible)
@@ -423,6 +434,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
       if (reused && whole_request_buffered) co_return Attempt::retry_fresh;
       co_return fail(upstream.timed_out() ? status::gateway_timeout : status::bad_gateway);
     }
+    record_.sent_upstream(written);
   }
 
   upload_error_ = UploadError::none;
@@ -511,6 +523,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
   response_started_ = true;
 
   const int code = response->status();
+  record_.answered(code);
   if (code == 101) {
     co_await abort_upload(upstream);  // a tunnel owns both sockets from here
     if (!websocket || upload_error_ != UploadError::none) {
@@ -683,6 +696,7 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
     if (!buffers_->upload_out.empty()) {
       upstream.expires_after(limits.idle);
       auto [ec, written] = co_await asio::async_write(upstream.socket(), asio::buffer(buffers_->upload_out), nothrow);
+      record_.sent_upstream(written);
       buffers_->upload_out.clear();
       if (ec) {
         error = UploadError::upstream_failed;
@@ -733,12 +747,14 @@ asio::awaitable<bool> ClientConnection::write_client(std::string_view data) {
   expires_after(timeouts().idle);
   before_client_write();
   auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(data), nothrow);
+  record_.sent_client(written);
   co_return !ec;
 }
 
 asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive, std::string_view detail) {
   if (!buffers_) buffers_ = worker_.buffers().acquire();
   buffers_->out.clear();
+  record_.answered(static_cast<int>(code));
   http::write_error_response(buffers_->out, code, keep_alive, detail);
   const bool written = co_await write_client(buffers_->out);
   co_return written && keep_alive;

@@ -55,6 +55,10 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
       (passive_ && (passive_->max_fails != snapshot.passive->max_fails ||
                     passive_->fail_timeout != snapshot.passive->fail_timeout));
   passive_ = snapshot.passive;
+  if (stats_ != snapshot.stats) {
+    stats_ = snapshot.stats;
+    counters_ = stats_ ? &stats_->worker(worker_index_) : nullptr;
+  }
 
   std::unordered_map<std::uint64_t, std::size_t> old_index;
   old_index.reserve(backends_.size());

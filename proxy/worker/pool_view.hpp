@@ -79,6 +79,8 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   const std::string& name() const { return name_; }
   std::uint32_t retries() const { return retries_; }
   std::size_t size() const { return backends_.size(); }
+  // This worker's counters for the pool (null in tests that build snapshots by hand).
+  metrics::WorkerPoolCounters* counters() const { return counters_; }
 
  private:
   friend class BackendLease;
@@ -90,6 +92,8 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   config::Balance balance_;
   std::uint32_t retries_;
   std::optional<config::Passive> passive_;
+  std::shared_ptr<metrics::PoolStats> stats_;
+  metrics::WorkerPoolCounters* counters_ = nullptr;
   std::size_t ejected_count_ = 0;
   Clock::time_point next_readmission_ = Clock::time_point::max();
   std::vector<bool> snapshot_eligible_;  // eligibility before passive ejection

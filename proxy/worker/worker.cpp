@@ -96,8 +96,10 @@ void Worker::accept_next(Acceptor& acceptor) {
       return;
     }
     const std::size_t limit = snapshot_->limits.max_connections;
+    metrics::bump(counters_.accepted_connections);
     if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= limit) {
       shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
+      metrics::bump(counters_.refused_connections);
       boost::system::error_code ignored;
       socket.close(ignored);  // over max_connections: refuse rather than queue unboundedly
     } else {
@@ -110,6 +112,10 @@ void Worker::accept_next(Acceptor& acceptor) {
 
 void Worker::tick() {
   const auto now = Clock::now();
+  if (tick_armed_) {  // how late this tick runs: time the loop spent on other work
+    const auto lag = std::chrono::duration_cast<std::chrono::nanoseconds>(now - tick_timer_->expiry()).count();
+    counters_.loop_lag_ns.store(lag > 0 ? static_cast<std::uint64_t>(lag) : 0, std::memory_order_relaxed);
+  }
   deadlines_.check(now);
   if (shutting_down_ && now >= shutdown_deadline_) {
     io_->stop();  // grace period over: in-flight requests are cut
@@ -128,6 +134,7 @@ void Worker::tick() {
     }
   }
   tick_timer_->expires_after(kTickInterval);
+  tick_armed_ = true;
   tick_timer_->async_wait([this](boost::system::error_code ec) {
     if (!ec) tick();
   });

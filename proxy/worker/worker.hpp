@@ -1,6 +1,7 @@
 #pragma once
 
 #include "proxy/control/snapshot.hpp"
+#include "proxy/metrics/counters.hpp"
 #include "proxy/worker/deadline.hpp"
 #include "proxy/worker/exchange_buffers.hpp"
 #include "proxy/worker/pool_view.hpp"
@@ -98,6 +99,9 @@ class Worker {
   }
   static void client_busy(ClientHandle& client) { client.idle_hook.unlink(); }
   void client_closed();
+  // Written by this worker only; read by the control thread on scrape.
+  metrics::WorkerCounters& counters() { return counters_; }
+  const metrics::WorkerCounters& counters() const { return counters_; }
 
  private:
   struct Acceptor;
@@ -107,10 +111,12 @@ class Worker {
 
   std::size_t index_;
   SharedState& shared_;
+  metrics::WorkerCounters counters_;
   // Declared first, destroyed explicitly in ~Worker after everything that uses it.
   std::unique_ptr<boost::asio::io_context> io_;
   std::optional<boost::asio::steady_timer> tick_timer_;
   std::uint64_t ticks_ = 0;
+  bool tick_armed_ = false;  // tick() ran from the timer, not from run()
   DeadlineList deadlines_;
   BufferPool buffers_;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;

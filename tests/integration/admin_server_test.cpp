@@ -92,6 +92,8 @@ class FakePoolAdmin final : public admin::PoolAdmin {
     return {.status = 202, .error = {}};
   }
 
+  std::string metrics_text() const override { return "keel_fake_total 7\n"; }
+
   std::vector<std::string> calls() const {
     std::lock_guard lock(mutex_);
     return calls_;
@@ -224,7 +226,11 @@ TEST(AdminServer, RoundTripsOnOneKeepAliveConnection) {
   auto wrong_method = client.request("DELETE", "/api/v1/pools");
   EXPECT_EQ(wrong_method.result(), http::status::method_not_allowed);
   EXPECT_EQ(wrong_method["Allow"], "GET, HEAD");
-  auto missing = client.get("/metrics");
+  auto metrics = client.get("/metrics");
+  EXPECT_EQ(metrics.result(), http::status::ok);
+  EXPECT_EQ(metrics["Content-Type"], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(metrics.body(), "keel_fake_total 7\n");
+  auto missing = client.get("/nope");
   EXPECT_EQ(missing.result(), http::status::not_found);
   EXPECT_EQ(body_json(missing), error_body("not found"));
 

@@ -98,6 +98,8 @@ class FakePoolAdmin final : public PoolAdmin {
     return {.status = 202, .error = {}};
   }
 
+  std::string metrics_text() const override { return "# TYPE keel_fake gauge\nkeel_fake 1\n"; }
+
  private:
   PoolInfo* find(std::string_view name) {
     const auto it = std::find_if(pools_.begin(), pools_.end(), [&](const PoolInfo& p) { return p.name == name; });
@@ -364,13 +366,31 @@ TEST_F(AdminRoutesTest, UnknownPathsAre404) {
        {"/", "", "*", "/api", "/api/", "/api/v1", "/api/v1/", "/api/v2/pools", "/api/v1/pools/", "/api/v1/pool",
         "/API/v1/pools", "//api/v1/pools", "/api/v1/pools/web/", "/api/v1/pools/web/backend",
         "/api/v1/pools/web/backends/", "/api/v1/pools/web/backends/127.0.0.1:8081/x",
-        "/api/v1/pools/web/autoscale", "/metrics", "/healthz/", "/healthz/x", "/api/v1/pools//backends"}) {
+        "/api/v1/pools/web/autoscale", "/metrics/", "/metrics/x", "/healthz/", "/healthz/x", "/api/v1/pools//backends"}) {
     const auto response = send("GET", target);
     EXPECT_EQ(response.status, 404) << target;
     EXPECT_EQ(response.body, error_body("not found")) << target;
   }
   EXPECT_EQ(send("DELETE", "/api/v1/pools/web/backends/").status, 404);
   EXPECT_TRUE(admin_.calls.empty());
+}
+
+TEST_F(AdminRoutesTest, MetricsIsPrometheusTextFromTheControlPlane) {
+  for (const auto* method : {"GET", "HEAD"}) {
+    const auto response = send(method, "/metrics");
+    EXPECT_EQ(response.status, 200);
+    ASSERT_TRUE(response.text.has_value());
+    EXPECT_EQ(*response.text, "# TYPE keel_fake gauge\nkeel_fake 1\n");
+    EXPECT_EQ(response.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  }
+  EXPECT_EQ(send("GET", "/metrics?name[]=x").status, 200);
+  EXPECT_EQ(send("POST", "/metrics").status, 405);
+  EXPECT_EQ(header(send("POST", "/metrics"), "Allow"), "GET, HEAD");
+}
+
+TEST_F(AdminRoutesTest, MetricsNeedsNoTokenButTheApiDoes) {
+  EXPECT_EQ(send_guarded("GET", "/metrics", std::nullopt).status, 200);
+  EXPECT_EQ(send_guarded("GET", "/api/v1/pools", std::nullopt).status, 401);
 }
 
 TEST_F(AdminRoutesTest, WrongMethodIs405WithAllow) {
@@ -568,7 +588,7 @@ TEST_F(AdminRoutesTest, AuthenticationComesBeforeRoutingAndBodies) {
 TEST_F(AdminRoutesTest, HealthzAndNonApiPathsNeedNoToken) {
   EXPECT_EQ(send_guarded("GET", "/healthz", std::nullopt).status, 200);
   EXPECT_EQ(send_guarded("GET", "/healthz", "Bearer wrong").status, 200);
-  EXPECT_EQ(send_guarded("GET", "/metrics", std::nullopt).status, 404);
+  EXPECT_EQ(send_guarded("GET", "/metrics", std::nullopt).status, 200);
 }
 
 TEST_F(AdminRoutesTest, WithoutATokenNothingIsChecked) {

@@ -1,0 +1,188 @@
+// GET /metrics end to end: requests counted by pool, backend and code, connect
+// failures, retries, the duration histogram, and promtool accepting the page.
+#include "tests/integration/keel_under_test.hpp"
+#include "tests/support/keel_process.hpp"
+#include "tests/support/test_backend.hpp"
+#include "tests/support/test_client.hpp"
+#include "tests/support/wait.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
+
+namespace keel::test {
+namespace {
+
+const std::string kAdmin = "admin:\n  address: 127.0.0.1:0\n";
+
+std::string dead_address() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});
+  return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+}
+
+std::string scrape(KeelUnderTest& keel) {
+  TestClient admin{keel.admin_address()};
+  auto response = admin.get("/metrics");
+  EXPECT_EQ(response.result(), http::status::ok) << response.ec.message();
+  return response.body();
+}
+
+// The value of the sample whose name and labels are exactly `series`; nullopt if absent.
+std::optional<double> value(const std::string& text, const std::string& series) {
+  const std::string needle = series + " ";
+  std::size_t pos = 0;
+  while ((pos = text.find(needle, pos)) != std::string::npos) {
+    if (pos == 0 || text[pos - 1] == '\n') {
+      const auto end = text.find('\n', pos);
+      return std::stod(text.substr(pos + needle.size(), end - pos - needle.size()));
+    }
+    pos += needle.size();
+  }
+  return std::nullopt;
+}
+
+// Scrapes until `series` has `expected` (requests are counted just after their
+// response is written, so a scrape right after the response may be early).
+bool scrape_until(KeelUnderTest& keel, const std::string& series, double expected, std::string& text) {
+  return wait_until(
+      [&] {
+        text = scrape(keel);
+        return value(text, series) == expected;
+      },
+      std::chrono::seconds(5));
+}
+
+std::string labels(const std::string& pool, const std::string& backend) {
+  return "{pool=\"" + pool + "\",backend=\"" + backend + "\"}";
+}
+
+TEST(Metrics, CountsRequestsByBackendAndCode) {
+  TestBackend ok{"ok"};
+  TestBackend missing{"missing"};
+  missing.set_reply(Reply::text("nope", http::status::not_found));
+  KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {ok.address()}},
+                                  PoolSpec{.name = "api", .backends = {missing.address()}}},
+                                 kAdmin + "routes:\n  - { path_prefix: /api, pool: api }\n  - { path_prefix: /, pool: web }\n")};
+  TestClient client{keel.address()};
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(client.get("/a").result(), http::status::ok);
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(client.get("/api/x").result(), http::status::not_found);
+
+  std::string text;
+  ASSERT_TRUE(scrape_until(keel, "keel_request_duration_seconds_count{pool=\"api\"}", 2, text)) << text;
+  ASSERT_TRUE(scrape_until(keel, "keel_request_duration_seconds_count{pool=\"web\"}", 3, text)) << text;
+  EXPECT_EQ(value(text, "keel_requests_total{pool=\"web\",backend=\"" + ok.address() + "\",code=\"200\"}"), 3);
+  EXPECT_EQ(value(text, "keel_requests_total{pool=\"api\",backend=\"" + missing.address() + "\",code=\"404\"}"),
+            2);
+  EXPECT_FALSE(value(text, "keel_requests_total{pool=\"web\",backend=\"" + ok.address() + "\",code=\"404\"}"));
+  EXPECT_EQ(value(text, "keel_request_duration_seconds_bucket{pool=\"web\",le=\"+Inf\"}"), 3);
+  EXPECT_GT(*value(text, "keel_request_duration_seconds_sum{pool=\"web\"}"), 0);
+  EXPECT_EQ(value(text, "keel_backend_active_requests" + labels("web", ok.address())), 0);
+  EXPECT_EQ(value(text, "keel_backend_healthy" + labels("web", ok.address())), 1);
+  EXPECT_EQ(value(text, "keel_upstream_connect_failures_total" + labels("web", ok.address())), 0);
+  EXPECT_GT(*value(text, "keel_request_bytes_total" + labels("web", ok.address())), 3 * 20);
+  EXPECT_GT(*value(text, "keel_response_bytes_total" + labels("web", ok.address())), 3 * 20);
+  EXPECT_EQ(value(text, "keel_client_connections"), 1);
+  EXPECT_EQ(value(text, "keel_accepted_connections_total"), 1);
+  EXPECT_EQ(value(text, "keel_max_client_connections"), 10000);
+  EXPECT_EQ(value(text, "keel_pool_backends{pool=\"web\"}"), 1);
+  EXPECT_TRUE(value(text, "keel_worker_event_loop_lag_seconds{worker=\"0\"}"));
+  EXPECT_GT(*value(text, "process_resident_memory_bytes"), 0);
+  EXPECT_GT(*value(text, "process_open_fds"), 0);
+  EXPECT_GT(*value(text, "process_max_fds"), 0);
+  EXPECT_GT(*value(text, "process_start_time_seconds"), 1.6e9);
+  EXPECT_TRUE(value(text, "process_cpu_seconds_total"));
+  EXPECT_NE(text.find("# TYPE keel_request_duration_seconds histogram\n"), std::string::npos);
+}
+
+TEST(Metrics, ConnectFailuresRetriesAndUnservedRequests) {
+  TestBackend live{"live"};
+  const std::string dead = dead_address();
+  KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {dead, live.address()}, .retries = 1},
+                                  PoolSpec{.name = "gone", .backends = {dead}, .retries = 0}},
+                                 kAdmin + "routes:\n  - { path_prefix: /gone, pool: gone }\n  - { path_prefix: /, pool: web }\n")};
+  TestClient client{keel.address()};
+  // Round-robin over two backends: every second request first tries the dead one.
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(client.get("/").result(), http::status::ok);
+  ASSERT_EQ(client.get("/gone").result(), http::status::bad_gateway);
+
+  std::string text;
+  ASSERT_TRUE(scrape_until(keel, "keel_request_duration_seconds_count{pool=\"gone\"}", 1, text)) << text;
+  ASSERT_TRUE(scrape_until(keel, "keel_request_duration_seconds_count{pool=\"web\"}", 4, text)) << text;
+  EXPECT_EQ(value(text, "keel_requests_total{pool=\"web\",backend=\"" + live.address() + "\",code=\"200\"}"), 4);
+  EXPECT_EQ(value(text, "keel_upstream_connect_failures_total" + labels("web", dead)), 2);
+  EXPECT_EQ(value(text, "keel_upstream_connect_failures_total" + labels("gone", dead)), 1);
+  EXPECT_EQ(value(text, "keel_upstream_retries_total{pool=\"web\"}"), 2);
+  EXPECT_EQ(value(text, "keel_upstream_retries_total{pool=\"gone\"}"), 0);
+  // Answered by keel itself: no backend label.
+  EXPECT_EQ(value(text, "keel_requests_total{pool=\"gone\",backend=\"\",code=\"502\"}"), 1);
+}
+
+TEST(Metrics, RequestsRefusedBeforeRoutingHaveNoPool) {
+  TestBackend backend;
+  KeelUnderTest keel{single_pool_config({backend.address()}, kAdmin)};
+  TestClient client{keel.address()};
+  client.send_raw("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
+  std::string text;
+  ASSERT_TRUE(scrape_until(keel, "keel_requests_total{pool=\"\",backend=\"\",code=\"400\"}", 1, text)) << text;
+  EXPECT_EQ(value(text, "keel_request_duration_seconds_count{pool=\"web\"}"), 0);
+}
+
+TEST(Metrics, NoBackendIs503WithoutBackendLabel) {
+  KeelUnderTest keel{make_config({PoolSpec{.name = "empty", .backends = {}}}, kAdmin)};
+  TestClient client{keel.address()};
+  ASSERT_EQ(client.get("/").result(), http::status::service_unavailable);
+  std::string text;
+  EXPECT_TRUE(scrape_until(keel, "keel_requests_total{pool=\"empty\",backend=\"\",code=\"503\"}", 1, text)) << text;
+}
+
+TEST(Metrics, ServedAsPrometheusTextWithoutTheToken) {
+  TestBackend backend;
+  KeelUnderTest keel{single_pool_config({backend.address()}, kAdmin)};
+  TestClient admin{keel.admin_address()};
+  auto response = admin.get("/metrics");
+  ASSERT_EQ(response.result(), http::status::ok);
+  EXPECT_EQ(response["Content-Type"], "text/plain; version=0.0.4; charset=utf-8");
+}
+
+// The contract: `promtool check metrics` accepts the page. CI installs promtool
+// (scripts/test); without it this fails rather than pass unchecked.
+TEST(Metrics, PromtoolAcceptsTheScrape) {
+  ASSERT_EQ(access("/usr/bin/promtool", X_OK), 0)
+      << "promtool not found: install the Debian package 'prometheus' (scripts/install-deps prometheus)";
+  TestBackend ok{"ok"};
+  TestBackend bad{"bad"};
+  bad.set_reply(Reply::text("oops", http::status::internal_server_error));
+  KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {ok.address(), bad.address(), dead_address()}},
+                                  PoolSpec{.name = "empty-pool.v2", .backends = {}}},
+                                 kAdmin + "routes:\n  - { path_prefix: /w, pool: empty-pool.v2 }\n"
+                                          "  - { path_prefix: /, pool: web }\n",
+                                 2)};
+  TestClient client{keel.address()};
+  for (int i = 0; i < 6; ++i) client.get("/");
+  client.get("/w");
+  std::string text;
+  ASSERT_TRUE(scrape_until(keel, "keel_requests_total{pool=\"empty-pool.v2\",backend=\"\",code=\"503\"}", 1, text))
+      << text;
+
+  const std::string path = ::testing::TempDir() + "keel_metrics_" + std::to_string(getpid()) + ".txt";
+  std::ofstream(path) << text;
+  ChildProcess promtool("/bin/sh", {"-c", "exec /usr/bin/promtool check metrics < '" + path + "'"});
+  const auto status = promtool.wait_exit(std::chrono::seconds(20));
+  std::remove(path.c_str());
+  ASSERT_TRUE(status.has_value()) << "promtool did not finish";
+  EXPECT_EQ(*status, 0) << promtool.output(ChildProcess::Output::err) << promtool.output() << "\n" << text;
+  // promtool also prints lint problems (exit 0 for some of them): none wanted.
+  EXPECT_EQ(promtool.output(ChildProcess::Output::err) + promtool.output(), "");
+}
+
+}  // namespace
+}  // namespace keel::test
