@@ -65,11 +65,13 @@ int run(const std::string& config_path) {
   // their default (fatal) action.
   boost::asio::signal_set stop_signals(proxy->control_context(), SIGTERM, SIGINT);
   boost::asio::signal_set hangup(proxy->control_context(), SIGHUP);
+  boost::asio::signal_set reopen(proxy->control_context(), SIGUSR1);
   stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     keel::log::info(std::string("signal ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") +
                     ": finishing in-flight requests, then exiting");
     hangup.cancel();
+    reopen.cancel();
     proxy->stop(config.timeouts.shutdown);
   });
   std::function<void(const boost::system::error_code&, int)> on_hangup =
@@ -78,8 +80,24 @@ int run(const std::string& config_path) {
         keel::log::info("SIGHUP: reloading " + config_path);
         proxy->reload();
         hangup.async_wait(on_hangup);
+  // SIGUSR1, as nginx: reopen the access log after logrotate renamed it.
+  std::function<void(const boost::system::error_code&, int)> on_reopen =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        proxy->reopen_logs();
+        reopen.async_wait(on_reopen);
+      };
+  reopen.async_wait(on_reopen);
       };
   hangup.async_wait(on_hangup);
+  // SIGUSR1, as nginx: reopen the access log after logrotate renamed it.
+  std::function<void(const boost::system::error_code&, int)> on_reopen =
+      [&](const boost::system::error_code& ec, int) {
+        if (ec) return;
+        proxy->reopen_logs();
+        reopen.async_wait(on_reopen);
+      };
+  reopen.async_wait(on_reopen);
 
   proxy->start();
   for (const auto& endpoint : proxy->endpoints())

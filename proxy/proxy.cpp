@@ -54,6 +54,8 @@ std::vector<std::string> Proxy::reload_and_wait() {
   return result.get();
 }
 
+void Proxy::reopen_logs() { server_->reopen_access_log(); }
+
 void Proxy::stop(std::chrono::milliseconds grace) {
   boost::asio::post(control_io_, [this] {
     if (admin_server_) admin_server_->stop();

@@ -45,6 +45,8 @@ class Proxy {
   std::vector<std::string> reload();
   // Any thread: runs reload() on the control thread and waits for its result.
   std::vector<std::string> reload_and_wait();
+  // Any thread (SIGUSR1): the access log reopens its file, for logrotate.
+  void reopen_logs();
   // Any thread: stop accepting, finish in-flight requests within `grace`.
   void stop(std::chrono::milliseconds grace);
   // Joins the workers, then ends the control thread.

@@ -1,5 +1,7 @@
 #include "proxy/server.hpp"
 
+#include "proxy/log/access_log.hpp"
+
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/post.hpp>
 
@@ -41,8 +43,15 @@ std::vector<tcp::acceptor> bind_for_workers(std::vector<std::unique_ptr<worker::
 }  // namespace
 
 Server::Server(const config::Config& config) {
-  for (unsigned i = 0; i < config.workers; ++i)
+  if (config.access_log) {
+    if (!metrics::kCounting)
+      throw std::runtime_error("access_log needs request accounting, compiled out of this build (KEEL_METRICS=OFF)");
+    access_log_ = std::make_unique<log::AccessLog>(*config.access_log, config.workers);
+  }
+  for (unsigned i = 0; i < config.workers; ++i) {
     workers_.push_back(std::make_unique<worker::Worker>(i, shared_));
+    if (access_log_) workers_.back()->set_access_log(&access_log_->worker(i));
+  }
   for (const auto& listener : config.listeners) {
     tcp::endpoint bound;
     auto acceptors = bind_for_workers(workers_, listener, bound);
@@ -105,5 +114,15 @@ void Server::wait() {
     if (thread.joinable()) thread.join();
   threads_.clear();
 }
+
+}  // namespace keel
+
+namespace keel {
+
+void Server::reopen_access_log() {
+  if (access_log_) access_log_->reopen();
+}
+
+std::uint64_t Server::access_log_dropped() const { return access_log_ ? access_log_->dropped() : 0; }
 
 }  // namespace keel

@@ -13,6 +13,9 @@
 #include <vector>
 
 namespace keel {
+namespace log {
+class AccessLog;
+}
 
 // The data plane: binds every listener once per worker (SO_REUSEPORT, so the
 // kernel spreads connections and no acceptor is shared; measured faster than
@@ -48,6 +51,12 @@ class Server {
   // Any thread, while the server exists: worker `index`'s counters (/metrics).
   const metrics::WorkerCounters& worker_counters(std::size_t index) const { return workers_.at(index)->counters(); }
 
+  // Any thread. SIGUSR1: the access log reopens its file (after logrotate).
+  void reopen_access_log();
+  // Lines the access log dropped because a worker's buffer was full; 0 without a log.
+  std::uint64_t access_log_dropped() const;
+  bool has_access_log() const { return access_log_ != nullptr; }
+
   std::size_t client_connections() const {
     return shared_.client_connections.load(std::memory_order_relaxed);
   }
@@ -56,6 +65,8 @@ class Server {
 
  private:
   worker::SharedState shared_;
+  // Before the workers: they write into it until they are destroyed.
+  std::unique_ptr<log::AccessLog> access_log_;
   std::vector<std::unique_ptr<worker::Worker>> workers_;
   std::vector<std::thread> threads_;
   std::vector<boost::asio::ip::tcp::endpoint> endpoints_;

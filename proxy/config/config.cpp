@@ -46,7 +46,7 @@ void Loader::load(const std::vector<YAML::Node>& documents) {
   }
   const auto root = mapping(Value{documents.front(), documents.front().Mark(), ""},
                             Keys{.known = {"workers", "listeners", "admin", "state_file", "timeouts",
-                                           "limits", "forwarded", "pools", "routes"}});
+                                           "limits", "forwarded", "pools", "routes", "access_log"}});
   if (!root) return;
   if (const Value* value = root->find("workers")) load_workers(*value);
   if (const auto value = require(*root, "listeners")) load_listeners(*value);
@@ -57,6 +57,7 @@ void Loader::load(const std::vector<YAML::Node>& documents) {
   if (const Value* value = root->find("forwarded")) load_forwarded(*value);
   if (const auto value = require(*root, "pools")) load_pools(*value);
   if (const Value* value = root->find("routes")) load_routes(*value);
+  if (const Value* value = root->find("access_log")) load_access_log(*value);
 }
 
 void Loader::load_workers(const Value& value) {
@@ -143,6 +144,30 @@ void Loader::load_forwarded(const Value& value) {
     if (const auto mode = choice<ForwardedMode>(
             *field, {{"append", ForwardedMode::append}, {"replace", ForwardedMode::replace}}))
       config_.forwarded_mode = *mode;
+}
+
+void Loader::load_access_log(const Value& value) {
+  const auto fields = mapping(value, Keys{.known = {"path", "format"}});
+  if (!fields) return;
+  AccessLog log;
+  if (const auto field = require(*fields, "path")) {
+    const auto path = string(*field);
+    if (!path) return;
+    if (path->empty()) {
+      error(field->mark, "access_log.path must be a file or 'stdout'");
+      return;
+    }
+    log.path = *path;
+  } else {
+    return;
+  }
+  if (const Value* field = fields->find("format")) {
+    const auto format = choice<AccessLogFormat>(
+        *field, {{"combined", AccessLogFormat::combined}, {"json", AccessLogFormat::json}});
+    if (!format) return;
+    log.format = *format;
+  }
+  config_.access_log = std::move(log);
 }
 
 void Loader::load_pools(const Value& value) {

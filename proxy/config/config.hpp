@@ -91,6 +91,14 @@ struct AdminConfig {
   std::string token_file;  // as configured; empty when not set
 };
 
+enum class AccessLogFormat { combined, json };
+
+// One line per request, written off the worker threads. Absent: no access log.
+struct AccessLog {
+  std::string path;  // a file (appended to; reopened on SIGUSR1), or "stdout"
+  AccessLogFormat format = AccessLogFormat::combined;
+};
+
 struct Config {
   std::string source;  // file name the config came from, for messages
   unsigned workers = 1;  // "auto" resolves to the number of cores
@@ -102,6 +110,7 @@ struct Config {
   std::vector<Route> routes;
   std::optional<AdminConfig> admin;
   std::string state_file;  // empty: runtime pool changes are not persisted
+  std::optional<AccessLog> access_log;
 };
 
 // One problem, with its place: renders as "FILE:LINE:COL: message" (1-based).

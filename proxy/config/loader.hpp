@@ -91,6 +91,7 @@ class Loader {
   void load_timeouts(const Value& value);
   void load_limits(const Value& value);
   void load_forwarded(const Value& value);
+  void load_access_log(const Value& value);
   void load_pools(const Value& value);
   std::optional<Pool> load_pool(const Value& value);
   void load_backends(const Value& value, Pool& pool);

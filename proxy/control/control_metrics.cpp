@@ -178,6 +178,11 @@ std::string ControlPlane::metrics_text() const {
     out.sample("keel_worker_event_loop_lag_seconds", {{"worker", worker}},
                static_cast<double>(metrics::read(server_.worker_counters(w).loop_lag_ns)) / kNanosecondsPerSecond);
   }
+  if (server_.has_access_log()) {
+    out.family("keel_access_log_dropped_lines_total", "counter",
+               "Access log lines dropped because the writer fell behind (a worker's buffer was full).");
+    out.sample("keel_access_log_dropped_lines_total", {}, server_.access_log_dropped());
+  }
   metrics::render_process(out, metrics::sample_process());
   return out.take();
 }

@@ -5,6 +5,7 @@
 #include "proxy/http/forwarded_headers.hpp"
 #include "proxy/http/head_parser.hpp"
 #include "proxy/http/request_guard.hpp"
+#include "proxy/log/access_log.hpp"
 #include "proxy/worker/exchange_buffers.hpp"
 #include "proxy/worker/request_record.hpp"
 #include "proxy/worker/tunnel.hpp"
@@ -185,7 +186,33 @@ class ClientConnection final : public Expirable, public ClientHandle {
   UploadError upload_error_ = UploadError::none;
 
   RequestRecord record_;  // for /metrics, counted when the request ends
+
+  // Logs and counts the request that just ended (if one began).
+  void end_request();
 };
+
+void ClientConnection::end_request() {
+  if (log::AccessLogWriter* access_log = worker_.access_log(); access_log && buffers_ &&
+                                                              (buffers_->access.captured || record_.status)) {
+    AccessCapture& access = buffers_->access;
+    const auto duration = access.captured ? Clock::now() - record_.start : Clock::duration(0);
+    access_log->write({.time = access.captured ? access.time : std::chrono::system_clock::now(),
+                       .client_ip = client_ip_,
+                       .method = access.method,
+                       .target = access.target,
+                       .version = access.version,
+                       .status = record_.status,
+                       .response_bytes = record_.response_bytes,
+                       .referer = access.referer,
+                       .user_agent = access.user_agent,
+                       .host = access.host,
+                       .pool = record_.pool ? std::string_view(record_.pool->name()) : std::string_view(),
+                       .backend = record_.backend ? std::string_view(record_.backend->address) : std::string_view(),
+                       .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(duration)});
+    access.clear();
+  }
+  record_.finish(worker_.counters());
+}
 
 // Kept small on purpose: this frame is what an idle keep-alive connection costs
 // besides the connection itself, so each request runs in serve_request()'s frame,
@@ -250,13 +277,13 @@ asio::awaitable<bool> ClientConnection::serve_request() {
   }
   if (refusal != status::ok) {
     co_await reply_error(refusal, false, refusal == status::bad_request ? "malformed request" : "");
-    record_.finish(worker_.counters());
+    end_request();
     co_return false;
   }
   busy_ = true;
   record_.begin();
   const bool keep = co_await exchange(parser, head_bytes);
-  record_.finish(worker_.counters());
+  end_request();
   busy_ = false;
   co_return keep;
 }
@@ -327,6 +354,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
                                     parser.content_length().value_or(0), websocket, context);
   const auto pool = worker_.pool(snapshot.router.route(host, parser.target()));
   record_.route(pool);
+  if (worker_.access_log()) buffers_->access.capture(parser, host);
   const bool keep_alive_requested = parser.keep_alive();
   input_.consume(head_bytes);  // the head's views are dead from here on
 

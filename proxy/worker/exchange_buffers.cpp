@@ -24,6 +24,7 @@ ExchangeBuffers::ExchangeBuffers(const boost::asio::any_io_executor& executor) :
 }
 
 void ExchangeBuffers::reset() {
+  access.clear();
   request.reset();
   response.reset();
   request_fields.clear();
@@ -36,6 +37,9 @@ void ExchangeBuffers::reset() {
   release_if_large(head_out);
   release_if_large(out);
   release_if_large(upload_out);
+  release_if_large(access.target);
+  release_if_large(access.referer);
+  release_if_large(access.user_agent);
 }
 
 std::unique_ptr<ExchangeBuffers> BufferPool::acquire() {

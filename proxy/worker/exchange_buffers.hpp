@@ -1,6 +1,7 @@
 #pragma once
 
 #include "proxy/http/head_parser.hpp"
+#include "proxy/worker/access_capture.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -36,6 +37,7 @@ struct ExchangeBuffers {
   std::string upload_out;  // request body bytes for the backend
   std::string local_address;  // "ip:port" the client connected to, for a request without Host
   boost::asio::steady_timer upload_done;  // wakes the exchange when the upload pump stops
+  AccessCapture access;  // the request's line and headers for the access log, when it is on
 };
 
 // Worker thread only. Free ExchangeBuffers, reused LIFO (the most recently used

@@ -19,6 +19,10 @@
 #include <string>
 #include <vector>
 
+namespace keel::log {
+class AccessLogWriter;
+}
+
 namespace keel::worker {
 
 // Test seam: when set, every worker thread calls it first thing (the allocation
@@ -99,6 +103,9 @@ class Worker {
   }
   static void client_busy(ClientHandle& client) { client.idle_hook.unlink(); }
   void client_closed();
+  // The access log's end for this worker; null when the log is off. Set before run().
+  log::AccessLogWriter* access_log() const { return access_log_; }
+  void set_access_log(log::AccessLogWriter* writer) { access_log_ = writer; }
   // Written by this worker only; read by the control thread on scrape.
   metrics::WorkerCounters& counters() { return counters_; }
   const metrics::WorkerCounters& counters() const { return counters_; }
@@ -112,6 +119,7 @@ class Worker {
   std::size_t index_;
   SharedState& shared_;
   metrics::WorkerCounters counters_;
+  log::AccessLogWriter* access_log_ = nullptr;
   // Declared first, destroyed explicitly in ~Worker after everything that uses it.
   std::unique_ptr<boost::asio::io_context> io_;
   std::optional<boost::asio::steady_timer> tick_timer_;
