@@ -480,6 +480,11 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
           (next.admin && (next.admin->address.text != config_.admin->address.text ||
                           next.admin->token != config_.admin->token));
       if (admin_changed) log::warn("reload: 'admin' changes only on restart; the admin API keeps its settings");
+      const bool access_log_changed =
+          next.access_log.has_value() != config_.access_log.has_value() ||
+          (next.access_log && (next.access_log->path != config_.access_log->path ||
+                               next.access_log->format != config_.access_log->format));
+      if (access_log_changed) log::warn("reload: 'access_log' changes only on restart; keeping the current one");
       // Listeners: open the new ones first, so a bind failure changes nothing.
       std::map<std::string, boost::asio::ip::tcp::endpoint> opened;
       for (const auto& listener : next.listeners) {
@@ -530,8 +535,10 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
           if (!kept) checker_.remove_pool(old.settings.name);
         }
         const unsigned workers = config_.workers;
+        auto access_log = std::move(config_.access_log);
         config_ = std::move(next);
         config_.workers = workers;
+        config_.access_log = std::move(access_log);
         pools_ = std::move(pools);
         update_health_targets();
         publish();

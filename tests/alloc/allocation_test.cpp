@@ -15,9 +15,12 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <malloc.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -177,6 +180,23 @@ TEST_F(Allocations, KeepAlivePostWithSmallBodyAllocatesNothingPerRequest) {
       keel.address(), [](TestClient& c) { return c.request("POST", "/form", {{"Content-Type", "text/plain"}}, "name=keel"); });
   RecordProperty("allocations_per_post", std::to_string(per_request));
   EXPECT_LE(per_request, kMaxAllocationsPerPost) << "allocations while measuring:\n" << allocation_sizes();
+}
+
+// The access log formats into reused per-exchange and per-worker strings and a
+// fixed ring: on, it allocates nothing per request either.
+TEST_F(Allocations, KeepAliveGetWithAccessLogAllocatesNothingPerRequest) {
+  TestBackend backend;
+  const std::string log_path = ::testing::TempDir() + "keel-alloc-access-" + std::to_string(::getpid()) + ".log";
+  {
+    KeelUnderTest keel{single_pool_config({backend.address()},
+                                          "access_log: { path: \"" + log_path + "\", format: json }\n")};
+    const double per_request = allocations_per_request(keel.address(), [](TestClient& c) {
+      return c.get("/steady?q=1", {{"User-Agent", "alloc-test"}, {"Referer", "http://a.test/"}});
+    });
+    RecordProperty("allocations_per_logged_get", std::to_string(per_request));
+    EXPECT_LE(per_request, kMaxAllocationsPerGet) << "allocations while measuring:\n" << allocation_sizes();
+  }
+  std::remove(log_path.c_str());
 }
 
 // What keel holds for a keep-alive connection that made a request and went
