@@ -23,11 +23,22 @@ namespace {
 
 const std::string kAdmin = "admin:\n  address: 127.0.0.1:0\n";
 
-std::string dead_address() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});
-  return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
-}
+// A 127.0.0.1 port that refuses connections: bound but never listening, and held
+// for the test's lifetime so no parallel test can take it and answer.
+class DeadPort {
+ public:
+  DeadPort() : socket_(io_) {
+    socket_.open(boost::asio::ip::tcp::v4());
+    socket_.bind({boost::asio::ip::address_v4::loopback(), 0});
+    address_ = "127.0.0.1:" + std::to_string(socket_.local_endpoint().port());
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string address_;
+};
 
 std::string scrape(KeelUnderTest& keel) {
   TestClient admin{keel.admin_address()};
@@ -105,7 +116,8 @@ TEST(Metrics, CountsRequestsByBackendAndCode) {
 
 TEST(Metrics, ConnectFailuresRetriesAndUnservedRequests) {
   TestBackend live{"live"};
-  const std::string dead = dead_address();
+  const DeadPort dead_port;
+  const std::string& dead = dead_port.address();
   KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {dead, live.address()}, .retries = 1},
                                   PoolSpec{.name = "gone", .backends = {dead}, .retries = 0}},
                                  kAdmin + "routes:\n  - { path_prefix: /gone, pool: gone }\n  - { path_prefix: /, pool: web }\n")};
@@ -160,8 +172,9 @@ TEST(Metrics, PromtoolAcceptsTheScrape) {
       << "promtool not found: install the Debian package 'prometheus' (scripts/install-deps prometheus)";
   TestBackend ok{"ok"};
   TestBackend bad{"bad"};
+  const DeadPort dead;
   bad.set_reply(Reply::text("oops", http::status::internal_server_error));
-  KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {ok.address(), bad.address(), dead_address()}},
+  KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {ok.address(), bad.address(), dead.address()}},
                                   PoolSpec{.name = "empty-pool.v2", .backends = {}}},
                                  kAdmin + "routes:\n  - { path_prefix: /w, pool: empty-pool.v2 }\n"
                                           "  - { path_prefix: /, pool: web }\n",
