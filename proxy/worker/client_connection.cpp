@@ -636,6 +636,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_length_bo
       expires_after(idle);
       before_client_write();
       auto [ec, written] = co_await asio::async_write(socket_, pieces, nothrow);
+      record_.sent_client(written);
       if (ec) {
         result.client_intact = false;
         co_return result;
