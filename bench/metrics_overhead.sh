@@ -19,11 +19,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-backend_port=18591
-proxy_port=18590
+backend_port=18589
+proxy_port=18600
 taskset -c 0 "$on_dir/keel-echo" --listen 127.0.0.1:$backend_port >/dev/null &
 pids+=($!)
-cat >"$work/keel.yaml" <<YAML
+# A fresh port per keel start: a stopping keel (or a valgrind one starting up)
+# never answers for another.
+next_config() {
+  proxy_port=$((proxy_port + 1))
+  cat >"$work/keel.yaml" <<YAML
 workers: 1
 listeners:
   - address: 127.0.0.1:$proxy_port
@@ -33,6 +37,7 @@ pools:
     backends:
       - { address: 127.0.0.1:$backend_port }
 YAML
+}
 
 wait_port() {
   for _ in $(seq 1 100); do
@@ -52,6 +57,7 @@ for rep in $(seq 1 "$reps"); do
   for variant in on off; do
     dir=$on_dir
     [ "$variant" = off ] && dir=$off_dir
+    next_config
     taskset -c 1 "$dir/keel" --config "$work/keel.yaml" >/dev/null 2>&1 &
     pid=$!
     wait_port
@@ -66,6 +72,7 @@ for variant in on off; do
   dir=$on_dir
   [ "$variant" = off ] && dir=$off_dir
   out="$work/callgrind.$variant"
+  next_config
   valgrind --tool=callgrind --callgrind-out-file="$out" \
     "$dir/keel" --config "$work/keel.yaml" >/dev/null 2>&1 &
   pid=$!
