@@ -61,7 +61,8 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, config::Config config, S
                  on_health_change(id, health, detail);
                },
                static_cast<std::uint32_t>(Clock::now().time_since_epoch().count())),
-      drain_timer_(io) {
+      drain_timer_(io),
+      autoscaler_(io, [this] { return autoscale_loads(); }) {
   const auto state = load_state(config_);
   pools_ = desired_pools(config_, state ? &*state : nullptr);
   for (auto& pool : pools_)
@@ -76,13 +77,17 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, config::Config config, S
 
 ControlPlane::~ControlPlane() { stop(); }
 
-void ControlPlane::start() { update_health_targets(); }
+void ControlPlane::start() {
+  update_health_targets();
+  autoscaler_.start();
+}
 
 void ControlPlane::stop() {
   if (stopped_) return;
   stopped_ = true;
   checker_.stop();
   drain_timer_.cancel();
+  autoscaler_.stop();
 }
 
 ControlPlane::BackendRecord ControlPlane::make_backend(const config::Address& address, std::uint32_t weight) {
@@ -100,9 +105,11 @@ std::vector<ControlPlane::PoolRecord> ControlPlane::desired_pools(const config::
   std::vector<PoolRecord> pools;
   pools.reserve(config.pools.size());
   for (const auto& settings : config.pools) {
-    PoolRecord pool{.settings = settings, .backends = {}};
-    pool.settings.backends.clear();
     const PoolRecord* existing = find_pool(settings.name);
+    PoolRecord pool{.settings = settings,
+                    .backends = {},
+                    .stats = existing ? existing->stats : std::make_shared<PoolStats>(server_.worker_count())};
+    pool.settings.backends.clear();
     auto adopt = [&](const config::Address& address, std::uint32_t weight, bool draining) {
       BackendRecord backend;
       const BackendRecord* old = nullptr;
@@ -175,7 +182,9 @@ std::shared_ptr<const RoutingSnapshot> ControlPlane::build_snapshot() {
                       .balance = pool.settings.balance,
                       .retries = pool.settings.retries,
                       .passive = pool.settings.passive,
-                      .backends = {}};
+                      .backends = {},
+                      .holds_when_empty = pool.settings.autoscale && pool.settings.autoscale->min_backends == 0,
+                      .stats = pool.stats};
     view.backends.reserve(pool.backends.size());
     for (const auto& backend : pool.backends)
       view.backends.push_back({.id = backend.id,
@@ -532,6 +541,7 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
         pools_ = std::move(pools);
         update_health_targets();
         publish();
+        autoscaler_.sample(Clock::now());  // the API shows new autoscale settings at once
         log::info("reload: configuration " + path + " applied (snapshot " + std::to_string(version_) + ")");
         return {};
       }

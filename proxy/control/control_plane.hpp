@@ -4,6 +4,7 @@
 #include "proxy/admin/pool_admin.hpp"
 #include "proxy/config/config.hpp"
 #include "proxy/control/asio_scheduler.hpp"
+#include "proxy/control/autoscale_driver.hpp"
 #include "proxy/control/backend_stats.hpp"
 #include "proxy/control/http_prober.hpp"
 #include "proxy/control/snapshot.hpp"
@@ -65,6 +66,7 @@ class ControlPlane final : public admin::PoolAdmin {
                                std::optional<std::uint32_t> weight,
                                std::optional<admin::AdminState> state) override;
   admin::Outcome remove_backend(std::string_view pool, std::string_view address) override;
+  std::vector<admin::AutoscaleInfo> autoscaling() const override;
 
  private:
   struct BackendRecord {
@@ -83,6 +85,7 @@ class ControlPlane final : public admin::PoolAdmin {
   struct PoolRecord {
     config::Pool settings;  // backends unused: `backends` below is the truth
     std::vector<BackendRecord> backends;
+    std::shared_ptr<PoolStats> stats;  // kept across reloads by name
   };
 
   PoolRecord* find_pool(std::string_view name);
@@ -102,6 +105,8 @@ class ControlPlane final : public admin::PoolAdmin {
   void schedule_drain_check();
   void check_drains();
   admin::PoolInfo describe(const PoolRecord& pool) const;
+  // The autoscaler's sample of every autoscaled pool (control_plane_autoscale.cpp).
+  std::vector<PoolLoad> autoscale_loads() const;
 
   boost::asio::io_context& io_;
   config::Config config_;
@@ -124,6 +129,7 @@ class ControlPlane final : public admin::PoolAdmin {
   boost::asio::steady_timer drain_timer_;
   bool drain_timer_armed_ = false;
   bool stopped_ = false;
+  AutoscaleDriver autoscaler_;  // last: its sampler reads the pools above
 };
 
 }  // namespace keel::control

@@ -44,6 +44,10 @@ struct PoolSnapshot {
   std::uint32_t retries = 2;
   std::optional<config::Passive> passive;
   std::vector<BackendSnapshot> backends;
+  // Scale from zero (autoscale.min_backends 0): with no backend, requests wait
+  // for one instead of getting 503.
+  bool holds_when_empty = false;
+  std::shared_ptr<PoolStats> stats;  // never null in a published snapshot
 };
 
 struct RoutingSnapshot {

@@ -55,6 +55,12 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
       (passive_ && (passive_->max_fails != snapshot.passive->max_fails ||
                     passive_->fail_timeout != snapshot.passive->fail_timeout));
   passive_ = snapshot.passive;
+  holds_when_empty_ = snapshot.holds_when_empty;
+  serving_or_failing_ = 0;
+  if (stats_ != snapshot.stats) {
+    stats_ = snapshot.stats;
+    waiters_.set_counters(stats_ ? &stats_->worker(worker_index_) : nullptr);
+  }
 
   std::unordered_map<std::uint64_t, std::size_t> old_index;
   old_index.reserve(backends_.size());
@@ -92,6 +98,7 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
     if (passive_ && !state->passive) state->passive.emplace(passive_->max_fails, passive_->fail_timeout);
 
     state->eligible = next.is_eligible();
+    if (state->eligible || (!next.draining && next.health == health::Health::unhealthy)) ++serving_or_failing_;
     if (!state->eligible) state->idle.clear();  // draining: no reuse of its connections either
     state->view = this;
     state->index = backends.size();
@@ -115,6 +122,7 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
   }
   backends_ = std::move(backends);
   current_ = std::move(current);
+  waiters_.wake_all();
 }
 
 void PoolView::refresh_ejections(Clock::time_point now) {
