@@ -20,6 +20,7 @@ only delays it. Prints "listening on HOST:PORT" once the webhook is bound
 """
 
 import argparse
+import ctypes
 import http.server
 import json
 import os
@@ -67,13 +68,22 @@ class Admin:
         return body["backends"]
 
 
+def die_with_parent():
+    """In the child before exec (Linux): SIGTERM when this script dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class Instance:
     """One keel-echo child."""
 
     def __init__(self, echo, extra_args):
         self.process = subprocess.Popen(
             [echo, "--listen", "127.0.0.1:0"] + extra_args,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            preexec_fn=die_with_parent)
         line = self.process.stdout.readline()  # "listening on 127.0.0.1:PORT"
         if not line.startswith("listening on "):
             self.process.kill()
