@@ -29,7 +29,8 @@ TEST(DesiredBackendsGauge, NothingWithoutAutoscaledPools) {
 }
 
 TEST(DesiredBackendsGauge, LabelValuesAreEscaped) {
-  const std::vector<admin::AutoscaleInfo> pools = {{.pool = "a\"b\\c\nd", .desired = 1}};
+  const std::vector<admin::AutoscaleInfo> pools = {
+      {.pool = "a\"b\\c\nd", .current = 1, .desired = 1, .observed_concurrency = 0, .mode = "stable"}};
   std::string out;
   append_desired_backends(out, pools);
   EXPECT_NE(out.find("keel_pool_desired_backends{pool=\"a\\\"b\\\\c\\nd\"} 1\n"), std::string::npos) << out;
