@@ -45,35 +45,4 @@ class BackendStats {
   std::unique_ptr<WorkerBackendCounters[]> counters_;
 };
 
-// One worker's counters for one pool: requests held waiting for a backend
-// (scale from zero). Single writer (that worker), read by the control thread.
-struct alignas(64) WorkerPoolCounters {
-  std::atomic<std::uint64_t> waiting{0};
-
-  void bump(std::int64_t delta) {
-    waiting.store(waiting.load(std::memory_order_relaxed) + static_cast<std::uint64_t>(delta),
-                  std::memory_order_relaxed);
-  }
-};
-
-// Per-pool counters, one block per worker; kept by the control thread across
-// reloads (by pool name) and shared with every snapshot.
-class PoolStats {
- public:
-  explicit PoolStats(std::size_t workers)
-      : workers_(workers), counters_(std::make_unique<WorkerPoolCounters[]>(workers)) {}
-
-  WorkerPoolCounters& worker(std::size_t index) { return counters_[index]; }
-
-  std::uint64_t waiting() const {
-    std::uint64_t sum = 0;
-    for (std::size_t i = 0; i < workers_; ++i) sum += counters_[i].waiting.load(std::memory_order_relaxed);
-    return sum;
-  }
-
- private:
-  std::size_t workers_;
-  std::unique_ptr<WorkerPoolCounters[]> counters_;
-};
-
 }  // namespace keel::control

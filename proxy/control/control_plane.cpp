@@ -108,7 +108,8 @@ std::vector<ControlPlane::PoolRecord> ControlPlane::desired_pools(const config::
     const PoolRecord* existing = find_pool(settings.name);
     PoolRecord pool{.settings = settings,
                     .backends = {},
-                    .stats = existing ? existing->stats : std::make_shared<PoolStats>(server_.worker_count())};
+                    .wait_stats = existing ? existing->wait_stats
+                                           : std::make_shared<PoolWaitStats>(server_.worker_count())};
     pool.settings.backends.clear();
     auto adopt = [&](const config::Address& address, std::uint32_t weight, bool draining) {
       BackendRecord backend;
@@ -184,7 +185,7 @@ std::shared_ptr<const RoutingSnapshot> ControlPlane::build_snapshot() {
                       .passive = pool.settings.passive,
                       .backends = {},
                       .holds_when_empty = pool.settings.autoscale && pool.settings.autoscale->min_backends == 0,
-                      .stats = pool.stats};
+                      .wait_stats = pool.wait_stats};
     view.backends.reserve(pool.backends.size());
     for (const auto& backend : pool.backends)
       view.backends.push_back({.id = backend.id,

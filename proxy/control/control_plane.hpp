@@ -85,7 +85,7 @@ class ControlPlane final : public admin::PoolAdmin {
   struct PoolRecord {
     config::Pool settings;  // backends unused: `backends` below is the truth
     std::vector<BackendRecord> backends;
-    std::shared_ptr<PoolStats> stats;  // kept across reloads by name
+    std::shared_ptr<PoolWaitStats> wait_stats;  // scale-from-zero waiters; kept across reloads by name
   };
 
   PoolRecord* find_pool(std::string_view name);

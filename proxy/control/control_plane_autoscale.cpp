@@ -12,7 +12,7 @@ std::vector<PoolLoad> ControlPlane::autoscale_loads() const {
                   .settings = *pool.settings.autoscale,
                   .current = 0,
                   .in_flight = 0,
-                  .waiting = pool.stats->waiting()};
+                  .waiting = pool.wait_stats->waiting()};
     for (const auto& backend : pool.backends) {
       // What the listener controls: backends it added and has not removed or
       // drained. Requests still on draining ones are demand all the same.

@@ -2,6 +2,7 @@
 
 #include "health/health_state.hpp"
 #include "proxy/control/backend_stats.hpp"
+#include "proxy/control/wait_stats.hpp"
 #include "proxy/config/config.hpp"
 #include "proxy/http/router.hpp"
 
@@ -47,7 +48,7 @@ struct PoolSnapshot {
   // Scale from zero (autoscale.min_backends 0): with no backend, requests wait
   // for one instead of getting 503.
   bool holds_when_empty = false;
-  std::shared_ptr<PoolStats> stats;  // never null in a published snapshot
+  std::shared_ptr<PoolWaitStats> wait_stats;  // never null in a published snapshot
 };
 
 struct RoutingSnapshot {

@@ -11,7 +11,7 @@ namespace keel::worker {
 
 std::size_t max_waiting_per_pool = kMaxWaitingPerPool;
 
-void BackendWaitQueue::set_counters(control::WorkerPoolCounters* counters) {
+void BackendWaitQueue::set_counters(control::WorkerWaitCounters* counters) {
   if (counters == counters_) return;
   // Carry the waiters over to the new block (a reload gave the pool new stats).
   if (counters_) counters_->bump(-static_cast<std::int64_t>(count_));

@@ -3,7 +3,7 @@
 // path: each waiter owns a timer; the normal request path never comes here.
 #pragma once
 
-#include "proxy/control/backend_stats.hpp"
+#include "proxy/control/wait_stats.hpp"
 #include "proxy/worker/deadline.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -35,7 +35,7 @@ class BackendWaitQueue {
   };
 
   // The counter the control thread reads (this worker's block of the pool's stats).
-  void set_counters(control::WorkerPoolCounters* counters);
+  void set_counters(control::WorkerWaitCounters* counters);
   bool is_full() const { return count_ >= max_waiting_per_pool; }
   std::size_t size() const { return count_; }
   void add(Waiter& waiter);
@@ -46,7 +46,7 @@ class BackendWaitQueue {
  private:
   boost::intrusive::list<Waiter, boost::intrusive::constant_time_size<false>> waiters_;
   std::size_t count_ = 0;
-  control::WorkerPoolCounters* counters_ = nullptr;
+  control::WorkerWaitCounters* counters_ = nullptr;
 };
 
 // Worker thread. Waits until `pool` has a backend to pick, up to `timeout`;

@@ -57,9 +57,9 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
   passive_ = snapshot.passive;
   holds_when_empty_ = snapshot.holds_when_empty;
   serving_or_failing_ = 0;
-  if (stats_ != snapshot.stats) {
-    stats_ = snapshot.stats;
-    waiters_.set_counters(stats_ ? &stats_->worker(worker_index_) : nullptr);
+  if (wait_stats_ != snapshot.wait_stats) {
+    wait_stats_ = snapshot.wait_stats;
+    waiters_.set_counters(wait_stats_ ? &wait_stats_->worker(worker_index_) : nullptr);
   }
 
   std::unordered_map<std::uint64_t, std::size_t> old_index;

@@ -106,7 +106,7 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   std::vector<std::uint32_t> in_flight_;
   bool holds_when_empty_ = false;
   std::size_t serving_or_failing_ = 0;
-  std::shared_ptr<control::PoolStats> stats_;
+  std::shared_ptr<control::PoolWaitStats> wait_stats_;
   BackendWaitQueue waiters_;
 };
 
