@@ -207,6 +207,13 @@ AdminResponse AdminRoutes::handle(const AdminRequest& request, PoolAdmin& admin)
     if (!info) return error(404, unknown_pool(pool));
     return reply(200, to_json(*info));
   }
+  if (path[4] == "autoscale" && path.size() == 5) {
+    if (!is_read) return method_not_allowed(kAllowRead);
+    if (!admin.pool(pool)) return error(404, unknown_pool(pool));
+    for (const AutoscaleInfo& info : admin.autoscaling())
+      if (info.pool == pool) return reply(200, to_json(info));
+    return error(404, "pool '" + pool + "' is not autoscaled (it has no 'autoscale' settings)");
+  }
   if (path[4] != "backends") return not_found();
   if (path.size() == 5) {
     if (method == "POST") {

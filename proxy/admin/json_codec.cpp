@@ -220,6 +220,15 @@ json::object to_json(const PoolInfo& pool) {
   };
 }
 
+json::object to_json(const AutoscaleInfo& autoscale) {
+  return json::object{
+      {"current", autoscale.current},
+      {"desired", autoscale.desired},
+      {"observed_concurrency", autoscale.observed_concurrency},
+      {"mode", autoscale.mode},
+  };
+}
+
 json::object to_json(const std::vector<PoolInfo>& pools) {
   json::array array;
   array.reserve(pools.size());

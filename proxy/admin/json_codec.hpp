@@ -48,6 +48,8 @@ std::string_view to_string(AdminState state);
 boost::json::object to_json(const BackendInfo& backend);
 // {"name", "balance", "backends": [...]}.
 boost::json::object to_json(const PoolInfo& pool);
+// {"current", "desired", "observed_concurrency", "mode"} (the pool is in the URL).
+boost::json::object to_json(const AutoscaleInfo& autoscale);
 // {"pools": [...]}.
 boost::json::object to_json(const std::vector<PoolInfo>& pools);
 // {"error": message}.

@@ -24,6 +24,16 @@ struct PoolInfo {
   std::vector<BackendInfo> backends;
 };
 
+// An autoscaled pool's recommendation (GET /api/v1/pools/{pool}/autoscale and
+// the gauge keel_pool_desired_backends).
+struct AutoscaleInfo {
+  std::string pool;
+  std::uint32_t current = 0;  // backends in admin state active (not draining or being removed)
+  std::uint32_t desired = 0;
+  double observed_concurrency = 0;  // average in-flight + waiting over the deciding window
+  std::string mode;                 // "stable" | "panic"
+};
+
 // A backend in a POST or PUT body.
 struct BackendRequest {
   std::string address;
@@ -50,6 +60,8 @@ class PoolAdmin {
 
   virtual std::vector<PoolInfo> pools() const = 0;
   virtual std::optional<PoolInfo> pool(std::string_view name) const = 0;
+  // Every pool with autoscale settings, in config order.
+  virtual std::vector<AutoscaleInfo> autoscaling() const = 0;
 
   // 201; 404 unknown pool; 409 the address is already in the pool; 400 bad
   // address (unparseable, unresolvable, port 0) or weight (1..1000).

@@ -179,8 +179,8 @@ void Loader::load_pools(const Value& value) {
 
 std::optional<Pool> Loader::load_pool(const Value& value) {
   const auto fields =
-      mapping(value, Keys{.known = {"name", "balance", "retries", "backends", "health_check", "passive"},
-                          .unsupported = {"autoscale"}});
+      mapping(value, Keys{.known = {"name", "balance", "retries", "backends", "health_check", "passive",
+                                    "autoscale"}});
   if (!fields) return std::nullopt;
   const std::size_t errors_before = errors_.size();
   Pool pool;
@@ -213,6 +213,7 @@ std::optional<Pool> Loader::load_pool(const Value& value) {
   if (const Value* field = fields->find("backends")) load_backends(*field, pool);
   if (const Value* field = fields->find("health_check")) pool.health_check = load_health_check(*field);
   if (const Value* field = fields->find("passive")) pool.passive = load_passive(*field);
+  if (const Value* field = fields->find("autoscale")) pool.autoscale = load_autoscale(*field);
   if (errors_.size() != errors_before) return std::nullopt;
   return pool;
 }

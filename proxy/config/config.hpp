@@ -67,6 +67,25 @@ struct Passive {
   Milliseconds fail_timeout{10'000};
 };
 
+// Autoscale signals (INTERFACE.md "autoscale"): keel recommends a pool size;
+// whoever listens adds and removes backends through the admin API.
+struct Autoscale {
+  double target_concurrency = 10;  // in-flight requests per backend; > 0
+  std::uint32_t min_backends = 1;  // 0 allows scale from zero
+  std::uint32_t max_backends = 20;  // >= max(1, min_backends)
+  Milliseconds stable_window{60'000};  // whole seconds
+  Milliseconds panic_window{6'000};  // whole seconds, shorter than stable_window
+  // POSTed on every change of desired; unset: no webhook.
+  struct Webhook {
+    std::string url;   // as configured, for messages
+    std::string host;  // the Host header: "host:port" as written
+    std::string target;  // path (and query), "/" at least
+    Address address;  // resolved at load time like backends
+  };
+  std::optional<Webhook> webhook;
+  std::string command;  // run with /bin/sh -c on every change of desired; empty: none
+};
+
 struct Pool {
   std::string name;
   Balance balance = Balance::round_robin;
@@ -74,6 +93,7 @@ struct Pool {
   std::vector<Backend> backends;
   std::optional<HealthCheck> health_check;
   std::optional<Passive> passive;
+  std::optional<Autoscale> autoscale;
 };
 
 struct Route {

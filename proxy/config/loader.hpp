@@ -97,6 +97,8 @@ class Loader {
   void load_backends(const Value& value, Pool& pool);
   std::optional<HealthCheck> load_health_check(const Value& value);
   std::optional<Passive> load_passive(const Value& value);
+  std::optional<Autoscale> load_autoscale(const Value& value);
+  std::optional<double> positive_number(const Value& value);
   void load_routes(const Value& value);
 
   std::string file_;

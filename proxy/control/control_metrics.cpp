@@ -159,6 +159,17 @@ std::string ControlPlane::metrics_text() const {
   for (const auto& pool : pools) out.sample("keel_upstream_retries_total", {{"pool", pool.name}}, pool.retries);
   out.family("keel_pool_backends", "gauge", "Backends in the pool (draining ones included, removed ones not).");
   for (const auto& pool : pools) out.sample("keel_pool_backends", {{"pool", pool.name}}, pool.current_backends);
+  // Autoscaled pools only: for the others there is nothing to say.
+  if (const auto scaled = autoscaling(); !scaled.empty()) {
+    out.family("keel_pool_desired_backends", "gauge", "Backends the autoscaler recommends for the pool.");
+    for (const auto& pool : scaled)
+      out.sample("keel_pool_desired_backends", {{"pool", pool.pool}}, std::uint64_t{pool.desired});
+    out.family("keel_pool_max_backends", "gauge", "The pool's autoscale.max_backends: desired never exceeds it.");
+    for (const auto& record : pools_)
+      if (record.settings.autoscale)
+        out.sample("keel_pool_max_backends", {{"pool", record.settings.name}},
+                   std::uint64_t{record.settings.autoscale->max_backends});
+  }
 
   out.family("keel_client_connections", "gauge", "Open client connections.");
   out.sample("keel_client_connections", {}, static_cast<std::uint64_t>(server_.client_connections()));

@@ -61,7 +61,8 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, config::Config config, S
                  on_health_change(id, health, detail);
                },
                static_cast<std::uint32_t>(Clock::now().time_since_epoch().count())),
-      drain_timer_(io) {
+      drain_timer_(io),
+      autoscaler_(io, [this] { return autoscale_loads(); }) {
   const auto state = load_state(config_);
   pools_ = desired_pools(config_, state ? &*state : nullptr);
   for (auto& pool : pools_)
@@ -76,13 +77,17 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, config::Config config, S
 
 ControlPlane::~ControlPlane() { stop(); }
 
-void ControlPlane::start() { update_health_targets(); }
+void ControlPlane::start() {
+  update_health_targets();
+  autoscaler_.start();
+}
 
 void ControlPlane::stop() {
   if (stopped_) return;
   stopped_ = true;
   checker_.stop();
   drain_timer_.cancel();
+  autoscaler_.stop();
 }
 
 ControlPlane::BackendRecord ControlPlane::make_backend(const config::Address& address, std::uint32_t weight) {
@@ -100,10 +105,14 @@ std::vector<ControlPlane::PoolRecord> ControlPlane::desired_pools(const config::
   std::vector<PoolRecord> pools;
   pools.reserve(config.pools.size());
   for (const auto& settings : config.pools) {
-    PoolRecord pool{.settings = settings, .backends = {}, .stats = {}};
-    pool.settings.backends.clear();
     const PoolRecord* existing = find_pool(settings.name);
-    pool.stats = existing ? existing->stats : std::make_shared<metrics::PoolStats>(server_.worker_count());
+    PoolRecord pool{.settings = settings,
+                    .backends = {},
+                    .stats = existing ? existing->stats
+                                      : std::make_shared<metrics::PoolStats>(server_.worker_count()),
+                    .wait_stats = existing ? existing->wait_stats
+                                           : std::make_shared<PoolWaitStats>(server_.worker_count())};
+    pool.settings.backends.clear();
     auto adopt = [&](const config::Address& address, std::uint32_t weight, bool draining) {
       BackendRecord backend;
       const BackendRecord* old = nullptr;
@@ -177,7 +186,9 @@ std::shared_ptr<const RoutingSnapshot> ControlPlane::build_snapshot() {
                       .retries = pool.settings.retries,
                       .passive = pool.settings.passive,
                       .backends = {},
-                      .stats = pool.stats};
+                      .stats = pool.stats,
+                      .holds_when_empty = pool.settings.autoscale && pool.settings.autoscale->min_backends == 0,
+                      .wait_stats = pool.wait_stats};
     view.backends.reserve(pool.backends.size());
     for (const auto& backend : pool.backends)
       view.backends.push_back({.id = backend.id,
@@ -542,6 +553,7 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
         pools_ = std::move(pools);
         update_health_targets();
         publish();
+        autoscaler_.sample(Clock::now());  // the API shows new autoscale settings at once
         log::info("reload: configuration " + path + " applied (snapshot " + std::to_string(version_) + ")");
         return {};
       }

@@ -4,6 +4,7 @@
 #include "proxy/admin/pool_admin.hpp"
 #include "proxy/config/config.hpp"
 #include "proxy/control/asio_scheduler.hpp"
+#include "proxy/control/autoscale_driver.hpp"
 #include "proxy/control/backend_stats.hpp"
 #include "proxy/control/counting_prober.hpp"
 #include "proxy/control/http_prober.hpp"
@@ -68,6 +69,7 @@ class ControlPlane final : public admin::PoolAdmin {
   admin::Outcome remove_backend(std::string_view pool, std::string_view address) override;
   // The /metrics page (control_metrics.cpp): pools, backends, workers, process.
   std::string metrics_text() const override;
+  std::vector<admin::AutoscaleInfo> autoscaling() const override;
 
  private:
   struct BackendRecord {
@@ -87,6 +89,7 @@ class ControlPlane final : public admin::PoolAdmin {
     config::Pool settings;  // backends unused: `backends` below is the truth
     std::vector<BackendRecord> backends;
     std::shared_ptr<metrics::PoolStats> stats;  // kept by name across reloads
+    std::shared_ptr<PoolWaitStats> wait_stats;  // scale-from-zero waiters; kept across reloads by name
   };
 
   PoolRecord* find_pool(std::string_view name);
@@ -106,6 +109,8 @@ class ControlPlane final : public admin::PoolAdmin {
   void schedule_drain_check();
   void check_drains();
   admin::PoolInfo describe(const PoolRecord& pool) const;
+  // The autoscaler's sample of every autoscaled pool (control_plane_autoscale.cpp).
+  std::vector<PoolLoad> autoscale_loads() const;
 
   boost::asio::io_context& io_;
   config::Config config_;
@@ -129,6 +134,7 @@ class ControlPlane final : public admin::PoolAdmin {
   boost::asio::steady_timer drain_timer_;
   bool drain_timer_armed_ = false;
   bool stopped_ = false;
+  AutoscaleDriver autoscaler_;  // last: its sampler reads the pools above
 };
 
 }  // namespace keel::control

@@ -2,6 +2,7 @@
 
 #include "health/health_state.hpp"
 #include "proxy/control/backend_stats.hpp"
+#include "proxy/control/wait_stats.hpp"
 #include "proxy/config/config.hpp"
 #include "proxy/http/router.hpp"
 
@@ -45,6 +46,10 @@ struct PoolSnapshot {
   std::optional<config::Passive> passive;
   std::vector<BackendSnapshot> backends;
   std::shared_ptr<metrics::PoolStats> stats;  // this pool's per-worker counters
+  // Scale from zero (autoscale.min_backends 0): with no backend, requests wait
+  // for one instead of getting 503.
+  bool holds_when_empty = false;
+  std::shared_ptr<PoolWaitStats> wait_stats;  // never null in a published snapshot
 };
 
 struct RoutingSnapshot {

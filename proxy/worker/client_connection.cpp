@@ -390,6 +390,8 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
   bool retried_stale = false;
   for (;;) {
     BackendLease lease = pool->pick(std::span(tried.data(), tried_count));
+    if (!lease && connect_failures == 0 && pool->holds_requests())  // scale from zero
+      lease = co_await wait_for_backend(worker_, *pool, timeouts().upstream_header);
     if (!lease) {
       if (connect_failures == 0)
         co_return co_await reply_error(status::service_unavailable, keep_alive_requested && parser.is_done(),

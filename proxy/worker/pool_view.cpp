@@ -59,6 +59,12 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
     stats_ = snapshot.stats;
     counters_ = stats_ ? &stats_->worker(worker_index_) : nullptr;
   }
+  holds_when_empty_ = snapshot.holds_when_empty;
+  serving_or_failing_ = 0;
+  if (wait_stats_ != snapshot.wait_stats) {
+    wait_stats_ = snapshot.wait_stats;
+    waiters_.set_counters(wait_stats_ ? &wait_stats_->worker(worker_index_) : nullptr);
+  }
 
   std::unordered_map<std::uint64_t, std::size_t> old_index;
   old_index.reserve(backends_.size());
@@ -96,6 +102,7 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
     if (passive_ && !state->passive) state->passive.emplace(passive_->max_fails, passive_->fail_timeout);
 
     state->eligible = next.is_eligible();
+    if (state->eligible || (!next.draining && next.health == health::Health::unhealthy)) ++serving_or_failing_;
     if (!state->eligible) state->idle.clear();  // draining: no reuse of its connections either
     state->view = this;
     state->index = backends.size();
@@ -119,6 +126,7 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
   }
   backends_ = std::move(backends);
   current_ = std::move(current);
+  waiters_.wake_all();
 }
 
 void PoolView::refresh_ejections(Clock::time_point now) {

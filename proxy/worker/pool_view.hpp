@@ -3,6 +3,7 @@
 #include "balancer/selection.hpp"
 #include "health/health_state.hpp"
 #include "proxy/control/snapshot.hpp"
+#include "proxy/worker/backend_wait.hpp"
 #include "proxy/worker/upstream_pool.hpp"
 
 #include <boost/smart_ptr/intrusive_ptr.hpp>
@@ -78,6 +79,11 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
 
   const std::string& name() const { return name_; }
   std::uint32_t retries() const { return retries_; }
+  // Scale from zero: a request should wait rather than get 503, because the
+  // pool is autoscaled down to nothing (no backend that serves or fails; one
+  // added and awaiting its first health check counts as nothing yet).
+  bool holds_requests() const { return holds_when_empty_ && serving_or_failing_ == 0; }
+  BackendWaitQueue& waiters() { return waiters_; }
   std::size_t size() const { return backends_.size(); }
   // This worker's counters for the pool (null in tests that build snapshots by hand).
   metrics::WorkerPoolCounters* counters() const { return counters_; }
@@ -102,6 +108,10 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   std::vector<balancer::Candidate> candidates_;
   std::vector<std::int64_t> current_;
   std::vector<std::uint32_t> in_flight_;
+  bool holds_when_empty_ = false;
+  std::size_t serving_or_failing_ = 0;
+  std::shared_ptr<control::PoolWaitStats> wait_stats_;
+  BackendWaitQueue waiters_;
 };
 
 }  // namespace keel::worker

@@ -177,6 +177,7 @@ void Worker::begin_shutdown(Clock::duration grace) {
     ClientHandle& client = *it++;
     client.close_when_idle();
   }
+  for (auto& pool : pools_) pool->waiters().wake_all();  // requests held for a backend get 503
   maybe_finish_shutdown();
 }
 

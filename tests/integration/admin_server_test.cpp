@@ -44,6 +44,8 @@ class FakePoolAdmin final : public admin::PoolAdmin {
     return {pool_};
   }
 
+  std::vector<admin::AutoscaleInfo> autoscaling() const override { return {}; }
+
   std::optional<PoolInfo> pool(std::string_view name) const override {
     if (name == "explode") throw std::runtime_error("the fake exploded");
     std::lock_guard lock(mutex_);

@@ -176,8 +176,11 @@ TEST(Metrics, PromtoolAcceptsTheScrape) {
   bad.set_reply(Reply::text("oops", http::status::internal_server_error));
   KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {ok.address(), bad.address(), dead.address()}},
                                   PoolSpec{.name = "empty-pool.v2", .backends = {}}},
-                                 kAdmin + "routes:\n  - { path_prefix: /w, pool: empty-pool.v2 }\n"
-                                          "  - { path_prefix: /, pool: web }\n",
+                                 // an autoscaled pool too (its gauges), continuing the pools list
+                                 "  - name: scaled\n    backends: []\n"
+                                 "    autoscale: { min_backends: 0, max_backends: 7 }\n" +
+                                     kAdmin + "routes:\n  - { path_prefix: /w, pool: empty-pool.v2 }\n"
+                                              "  - { path_prefix: /, pool: web }\n",
                                  2)};
   TestClient client{keel.address()};
   for (int i = 0; i < 6; ++i) client.get("/");
@@ -185,6 +188,9 @@ TEST(Metrics, PromtoolAcceptsTheScrape) {
   std::string text;
   ASSERT_TRUE(scrape_until(keel, "keel_requests_total{pool=\"empty-pool.v2\",backend=\"\",code=\"503\"}", 1, text))
       << text;
+  EXPECT_NE(text.find("keel_pool_desired_backends{pool=\"scaled\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("keel_pool_max_backends{pool=\"scaled\"} 7\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("keel_pool_desired_backends{pool=\"web\"}"), std::string::npos) << "web is not autoscaled";
 
   const std::string path = ::testing::TempDir() + "keel_metrics_" + std::to_string(getpid()) + ".txt";
   std::ofstream(path) << text;

@@ -45,6 +45,11 @@ class FakePoolAdmin final : public PoolAdmin {
 
   std::vector<PoolInfo> pools() const override { return pools_; }
 
+  // "web" is autoscaled, "api" is not.
+  std::vector<AutoscaleInfo> autoscaling() const override {
+    return {{.pool = "web", .current = 2, .desired = 5, .observed_concurrency = 41.5, .mode = "panic"}};
+  }
+
   std::optional<PoolInfo> pool(std::string_view name) const override {
     const PoolInfo* found = find(name);
     if (found == nullptr) return std::nullopt;
@@ -366,7 +371,8 @@ TEST_F(AdminRoutesTest, UnknownPathsAre404) {
        {"/", "", "*", "/api", "/api/", "/api/v1", "/api/v1/", "/api/v2/pools", "/api/v1/pools/", "/api/v1/pool",
         "/API/v1/pools", "//api/v1/pools", "/api/v1/pools/web/", "/api/v1/pools/web/backend",
         "/api/v1/pools/web/backends/", "/api/v1/pools/web/backends/127.0.0.1:8081/x",
-        "/api/v1/pools/web/autoscale", "/metrics/", "/metrics/x", "/healthz/", "/healthz/x", "/api/v1/pools//backends"}) {
+        "/api/v1/pools/web/autoscale/", "/api/v1/pools/web/autoscale/x", "/metrics/", "/metrics/x", "/healthz/",
+        "/healthz/x", "/api/v1/pools//backends"}) {
     const auto response = send("GET", target);
     EXPECT_EQ(response.status, 404) << target;
     EXPECT_EQ(response.body, error_body("not found")) << target;
@@ -391,6 +397,32 @@ TEST_F(AdminRoutesTest, MetricsIsPrometheusTextFromTheControlPlane) {
 TEST_F(AdminRoutesTest, MetricsNeedsNoTokenButTheApiDoes) {
   EXPECT_EQ(send_guarded("GET", "/metrics", std::nullopt).status, 200);
   EXPECT_EQ(send_guarded("GET", "/api/v1/pools", std::nullopt).status, 401);
+}
+
+TEST_F(AdminRoutesTest, AutoscaleOfAnAutoscaledPool) {
+  const auto response = send("GET", "/api/v1/pools/web/autoscale");
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body,
+            json::parse(R"({"current":2,"desired":5,"observed_concurrency":41.5,"mode":"panic"})"));
+  EXPECT_EQ(send("HEAD", "/api/v1/pools/web/autoscale").status, 200);
+  EXPECT_EQ(send("GET", "/api/v1/pools/w%65b/autoscale?x=1").status, 200);
+}
+
+TEST_F(AdminRoutesTest, AutoscaleOfAPoolWithoutItOrOfNoPoolIs404) {
+  const auto plain = send("GET", "/api/v1/pools/api/autoscale");
+  EXPECT_EQ(plain.status, 404);
+  EXPECT_EQ(plain.body, error_body("pool 'api' is not autoscaled (it has no 'autoscale' settings)"));
+  const auto unknown = send("GET", "/api/v1/pools/nope/autoscale");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body, error_body("unknown pool 'nope'"));
+}
+
+TEST_F(AdminRoutesTest, AutoscaleIsReadOnly) {
+  for (const char* method : {"POST", "PUT", "PATCH", "DELETE"}) {
+    const auto response = send(method, "/api/v1/pools/web/autoscale");
+    EXPECT_EQ(response.status, 405) << method;
+  }
+  EXPECT_TRUE(admin_.calls.empty());
 }
 
 TEST_F(AdminRoutesTest, WrongMethodIs405WithAllow) {

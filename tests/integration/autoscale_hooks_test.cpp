@@ -1,0 +1,194 @@
+// The autoscaler's two outputs on their own: WebhookSender (retries, backoff,
+// supersession, timeouts) against a TestBackend, and CommandRunner (one run at a
+// time, the latest values queued).
+#include "proxy/control/command_runner.hpp"
+#include "proxy/control/webhook_sender.hpp"
+#include "tests/support/test_backend.hpp"
+#include "tests/support/wait.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <future>
+#include <sstream>
+#include <thread>
+
+namespace keel::test {
+namespace {
+
+config::Autoscale::Webhook webhook_to(const TestBackend& hook) {
+  std::string problem;
+  auto address = config::parse_address(hook.address(), false, problem);
+  EXPECT_TRUE(address) << problem;
+  return {.url = "http://" + hook.address() + "/scale", .host = hook.address(), .target = "/scale",
+          .address = *address};
+}
+
+// The control thread of these tests: an io_context on its own thread; every
+// call to the sender is posted there, as the sender is single-threaded.
+class ControlThread {
+ public:
+  ControlThread() : work_(boost::asio::make_work_guard(io_)), thread_([this] { io_.run(); }) {}
+  ~ControlThread() {
+    run([this] { sender.reset(); });
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  template <class F>
+  void run(F f) {
+    std::promise<void> done;
+    boost::asio::post(io_, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  boost::asio::io_context& io() { return io_; }
+
+  std::unique_ptr<control::WebhookSender> sender;
+
+ private:
+  boost::asio::io_context io_{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread thread_;
+};
+
+TEST(WebhookSender, ANewerBodySupersedesOneWaitingForARetry) {
+  TestBackend hook{"hook"};
+  hook.set_handler([](const RecordedRequest& request) {
+    return request.body == "old" ? Reply::text("no", http::status::internal_server_error) : Reply::text("ok");
+  });
+  ControlThread control;
+  control.run([&] {
+    control.sender = std::make_unique<control::WebhookSender>(
+        control.io(), webhook_to(hook), "web", control::WebhookPolicy{.first_backoff = 5s});
+    control.sender->send("old");
+  });
+  const auto first = hook.next_request();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->body, "old");
+  EXPECT_EQ(first->header("User-Agent"), "keel-autoscaler");
+  // Once the failed attempt's connection is closed the sender waits for its
+  // retry, which would come in 5 s; a newer body goes out at once instead.
+  ASSERT_TRUE(wait_until([&] { return hook.open_connection_count() == 0; }, 2s));
+  const auto sent = std::chrono::steady_clock::now();
+  control.run([&] { control.sender->send("new"); });
+  const auto second = hook.next_request(2s);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body, "new");
+  EXPECT_LT(std::chrono::steady_clock::now() - sent, 2s);
+  EXPECT_FALSE(hook.next_request(300ms)) << "the old body is not retried any more";
+}
+
+TEST(WebhookSender, BacksOffAndGivesUpAfterMaxAttempts) {
+  TestBackend hook{"hook"};
+  hook.set_reply(Reply::text("down", http::status::service_unavailable));
+  ControlThread control;
+  control.run([&] {
+    control.sender = std::make_unique<control::WebhookSender>(
+        control.io(), webhook_to(hook), "web",
+        control::WebhookPolicy{.first_backoff = 50ms, .max_backoff = 200ms, .max_attempts = 4});
+    control.sender->send("body");
+  });
+  std::vector<std::chrono::steady_clock::time_point> times;
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(hook.next_request()) << "attempt " << i + 1;
+    times.push_back(std::chrono::steady_clock::now());
+  }
+  EXPECT_FALSE(hook.next_request(600ms)) << "no fifth attempt";
+  // Backoff 50, 100, 200 ms (each at least that).
+  EXPECT_GE(times[1] - times[0], 45ms);
+  EXPECT_GE(times[2] - times[1], 95ms);
+  EXPECT_GE(times[3] - times[2], 195ms);
+}
+
+TEST(WebhookSender, AnUnansweredPostTimesOutAndIsRetried) {
+  TestBackend hook{"hook"};
+  hook.set_reply(Reply::hang());
+  ControlThread control;
+  control.run([&] {
+    control.sender = std::make_unique<control::WebhookSender>(
+        control.io(), webhook_to(hook), "web",
+        control::WebhookPolicy{.attempt_timeout = 200ms, .first_backoff = 10ms, .max_attempts = 2});
+    control.sender->send("body");
+  });
+  ASSERT_TRUE(hook.next_request());
+  ASSERT_TRUE(hook.next_request(2s)) << "retried after the 200 ms timeout";
+  EXPECT_FALSE(hook.next_request(500ms));
+}
+
+TEST(WebhookSender, AnUnreachableWebhookDoesNotBlockTheControlThread) {
+  std::uint16_t port = 0;
+  {
+    TestBackend closed{"closed"};
+    port = closed.port();
+  }  // nothing listens there any more
+  TestBackend stand_in{"stand-in"};
+  auto target = webhook_to(stand_in);
+  target.address.endpoint.port(port);
+  ControlThread control;
+  control.run([&] {
+    control.sender = std::make_unique<control::WebhookSender>(control.io(), target, "web");
+    control.sender->send("body");
+  });
+  // The control thread stays responsive while the sender retries.
+  const auto started = std::chrono::steady_clock::now();
+  control.run([] {});
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 100ms);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+TEST(CommandRunner, RunsOneAtATimeWithTheLatestValuesQueued) {
+  const std::string out = ::testing::TempDir() + "keel-command-" + std::to_string(::getpid());
+  std::remove(out.c_str());
+  control::CommandRunner runner("sleep 0.3; echo \"$KEEL_POOL $KEEL_DESIRED\" >> " + out, "web");
+  runner.run({{"KEEL_POOL", "web"}, {"KEEL_DESIRED", "1"}});
+  EXPECT_TRUE(runner.is_running());
+  runner.run({{"KEEL_POOL", "web"}, {"KEEL_DESIRED", "2"}});  // folded into the next run...
+  runner.run({{"KEEL_POOL", "web"}, {"KEEL_DESIRED", "3"}});  // ...which takes the latest
+  ASSERT_TRUE(wait_until(
+      [&] {
+        runner.reap();
+        return !runner.is_running() && read_file(out).size() >= 12;
+      },
+      5s))
+      << read_file(out);
+  EXPECT_EQ(read_file(out), "web 1\nweb 3\n");
+  std::remove(out.c_str());
+}
+
+TEST(CommandRunner, AFailingCommandIsReapedAndTheNextOneRuns) {
+  const std::string out = ::testing::TempDir() + "keel-command-fail-" + std::to_string(::getpid());
+  std::remove(out.c_str());
+  control::CommandRunner runner("test \"$KEEL_DESIRED\" = 2 && echo ran > " + out + "; exit 3", "web");
+  runner.run({{"KEEL_DESIRED", "1"}});
+  ASSERT_TRUE(wait_until(
+      [&] {
+        runner.reap();
+        return !runner.is_running();
+      },
+      5s));
+  runner.run({{"KEEL_DESIRED", "2"}});
+  ASSERT_TRUE(wait_until(
+      [&] {
+        runner.reap();
+        return !runner.is_running();
+      },
+      5s));
+  EXPECT_EQ(read_file(out), "ran\n");
+  std::remove(out.c_str());
+}
+
+}  // namespace
+}  // namespace keel::test
