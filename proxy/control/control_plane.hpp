@@ -83,6 +83,7 @@ class ControlPlane final : public admin::PoolAdmin {
   struct PoolRecord {
     config::Pool settings;  // backends unused: `backends` below is the truth
     std::vector<BackendRecord> backends;
+    std::shared_ptr<const tls::UpstreamContext> tls;  // from settings.tls
   };
 
   PoolRecord* find_pool(std::string_view name);

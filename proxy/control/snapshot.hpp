@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace keel::tls {
+class UpstreamContext;
+}
+
 namespace keel::control {
 
 // Immutable views of the pools, built by the control thread and shared
@@ -44,6 +48,7 @@ struct PoolSnapshot {
   std::uint32_t retries = 2;
   std::optional<config::Passive> passive;
   std::vector<BackendSnapshot> backends;
+  std::shared_ptr<const tls::UpstreamContext> tls;  // null: plain HTTP to the backends
 };
 
 struct RoutingSnapshot {

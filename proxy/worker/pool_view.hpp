@@ -78,6 +78,8 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
 
   const std::string& name() const { return name_; }
   std::uint32_t retries() const { return retries_; }
+  // TLS towards this pool's backends; null: plain HTTP.
+  const std::shared_ptr<const tls::UpstreamContext>& tls() const { return tls_; }
   std::size_t size() const { return backends_.size(); }
 
  private:
@@ -89,6 +91,7 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   std::string name_;
   config::Balance balance_;
   std::uint32_t retries_;
+  std::shared_ptr<const tls::UpstreamContext> tls_;
   std::optional<config::Passive> passive_;
   std::size_t ejected_count_ = 0;
   Clock::time_point next_readmission_ = Clock::time_point::max();

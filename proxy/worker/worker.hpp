@@ -5,6 +5,10 @@
 #include "proxy/worker/exchange_buffers.hpp"
 #include "proxy/worker/pool_view.hpp"
 
+namespace keel::tls {
+class ServerContext;
+}
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -64,10 +68,15 @@ class Worker {
   boost::asio::io_context& context() { return *io_; }
   std::size_t index() const { return index_; }
 
+  // Listeners: `tls` null serves plain HTTP, else HTTPS with that context.
+  using TlsContext = std::shared_ptr<const tls::ServerContext>;
   // Before run(): takes an acceptor already bound and listening for this worker.
-  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, std::string scheme);
+  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls);
   // Worker thread (post it): a listener added by a reload; starts accepting.
-  void open_listener(boost::asio::ip::tcp::acceptor acceptor, std::string scheme);
+  void open_listener(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls);
+  // Worker thread (post it): new certificates (or none) for a listener after a
+  // reload. Connections accepted before keep the context they started with.
+  void set_listener_tls(const boost::asio::ip::tcp::endpoint& endpoint, TlsContext tls);
   // Worker thread (post it): a listener removed by a reload; open connections stay.
   void close_listener(const boost::asio::ip::tcp::endpoint& endpoint);
   // Before run(): told (on this worker's thread) each time a snapshot is installed.
