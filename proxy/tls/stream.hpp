@@ -8,7 +8,7 @@
 #include <boost/asio/ssl/stream.hpp>
 
 #include <cstddef>
-#include <optional>
+#include <memory>
 
 namespace keel::tls {
 
@@ -24,9 +24,9 @@ class Stream {
   Stream& operator=(const Stream&) = delete;
 
   // Before any I/O: speak TLS with `context` (which must outlive the stream).
-  void use_tls(boost::asio::ssl::context& context) { tls_.emplace(socket_, context); }
-  bool is_tls() const { return tls_.has_value(); }
-  TlsLayer* tls() { return tls_ ? &*tls_ : nullptr; }
+  void use_tls(boost::asio::ssl::context& context) { tls_ = std::make_unique<TlsLayer>(socket_, context); }
+  bool is_tls() const { return tls_ != nullptr; }
+  TlsLayer* tls() { return tls_.get(); }
   // The TCP layer: endpoints, options, cancel, close.
   tcp::socket& socket() { return socket_; }
 
@@ -58,7 +58,8 @@ class Stream {
 
  private:
   tcp::socket socket_;
-  std::optional<TlsLayer> tls_;
+  // On the heap: a plain connection (and the idle memory it costs) stays small.
+  std::unique_ptr<TlsLayer> tls_;
 };
 
 }  // namespace keel::tls

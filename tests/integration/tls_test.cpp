@@ -110,6 +110,23 @@ TEST(Tls, HttpsRequestReachesAPlainBackendAsHttps) {
   EXPECT_EQ(client.get("/b").result_int(), 200);
 }
 
+TEST(Tls, PipelinedRequestsInSeparateRecordsAreAllAnswered) {
+  // The second record may already sit in the TLS layer when the first request
+  // is done, with nothing left to read on the socket: keel must not wait on it.
+  TlsFixture tls;
+  TestBackend backend;
+  KeelUnderTest keel{tls_config(backend.address(), pair_yaml(tls.issue("server", {"localhost"})))};
+  TlsClient client(keel.address(), tls.client());
+  ASSERT_FALSE(client.connect());
+  for (int round = 0; round < 5; ++round) {
+    client.write("GET /1 HTTP/1.1\r\nHost: keel.test\r\n\r\n");
+    client.write("GET /2 HTTP/1.1\r\nHost: keel.test\r\n\r\n");
+    EXPECT_EQ(client.read_response().result_int(), 200);
+    EXPECT_EQ(client.read_response().result_int(), 200);
+  }
+  EXPECT_EQ(backend.request_count(), 10u);
+}
+
 TEST(Tls, Tls12IsAcceptedAndTls11Refused) {
   TlsFixture tls;
   TestBackend backend;

@@ -1,6 +1,7 @@
 #include "tests/support/tls_client.hpp"
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
@@ -86,6 +87,22 @@ TlsClient::Response TlsClient::get(const std::string& target) {
   if (ec) throw std::runtime_error("TLS client: cannot send the request: " + ec.message());
   Response response;
   ec = run([&](auto done) {
+    http::async_read(*stream_, buffer_, response, [done](boost::system::error_code e, std::size_t) { done(e); });
+  });
+  if (ec) throw std::runtime_error("TLS client: no response: " + ec.message());
+  return response;
+}
+
+void TlsClient::write(const std::string& bytes) {
+  auto ec = run([&](auto done) {
+    asio::async_write(*stream_, asio::buffer(bytes), [done](boost::system::error_code e, std::size_t) { done(e); });
+  });
+  if (ec) throw std::runtime_error("TLS client: cannot write: " + ec.message());
+}
+
+TlsClient::Response TlsClient::read_response() {
+  Response response;
+  auto ec = run([&](auto done) {
     http::async_read(*stream_, buffer_, response, [done](boost::system::error_code e, std::size_t) { done(e); });
   });
   if (ec) throw std::runtime_error("TLS client: no response: " + ec.message());

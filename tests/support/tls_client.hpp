@@ -41,6 +41,9 @@ class TlsClient {
   boost::system::error_code connect();
   // GET `target` (Host: keel.test, keep-alive) and its response; throws on failure.
   Response get(const std::string& target);
+  // Raw bytes, one TLS record per call (pipelining tests), and the next response.
+  void write(const std::string& bytes);
+  Response read_response();
 
   std::string alpn() const;
   std::string version() const;  // "TLSv1.3"
