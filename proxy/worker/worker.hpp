@@ -5,10 +5,6 @@
 #include "proxy/worker/exchange_buffers.hpp"
 #include "proxy/worker/pool_view.hpp"
 
-namespace keel::tls {
-class ServerContext;
-}
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -21,6 +17,10 @@ class ServerContext;
 #include <optional>
 #include <string>
 #include <vector>
+
+namespace keel::tls {
+class ServerContext;
+}
 
 namespace keel::worker {
 
