@@ -10,7 +10,7 @@
 #   --clients N    parallel `openssl s_time` processes (default 2)
 #   --key ec|rsa   certificate key: ECDSA P-256 (default) or RSA 2048
 #   --keel PATH    keel binary (default build/keel)
-#   --port-base P  backend P+1, keel P+10, nginx P+11 (default 19180)
+#   --port-base P  backend P+1, keel P+10, nginx P+11 (default 24180)
 #
 # Load: `openssl s_time -new -www /` opens a new connection per request, does a
 # full handshake (TLS 1.3, no resumption), sends "GET / HTTP/1.0" and reads the
@@ -31,7 +31,7 @@ duration=5
 clients=2
 key=ec
 keel_bin="$root/build/keel"
-port_base=19180
+port_base=24180
 
 die() { echo "tls_handshakes.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
