@@ -411,5 +411,25 @@ TEST(UpstreamTls, PlainBackendBehindTlsPoolIs502) {
   EXPECT_EQ(TestClient{front.address()}.get("/").result_int(), 502);
 }
 
+TEST(UpstreamTls, WebSocketIsTunnelledWithTlsOnBothSides) {
+  TlsFixture tls;
+  TestBackend backend;
+  backend.set_reply(Reply::upgrade_echo());
+  KeelUnderTest inner{tls_config(backend.address(), pair_yaml(tls.issue("inner", {"127.0.0.1"})))};
+  KeelUnderTest front{"workers: 1\nlisteners:\n  - address: 127.0.0.1:0\n    tls: " +
+                      pair_yaml(tls.issue("front", {"localhost"})) +
+                      "\npools:\n  - name: web\n    tls: { ca_file: \"" + tls.ca_file() +
+                      "\" }\n    backends:\n      - { address: \"" + inner.address() + "\" }\n"};
+  TlsClient client(front.address(), tls.client());
+  ASSERT_FALSE(client.connect());
+  client.write("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(client.read_response().result_int(), 101);
+  for (const std::string& message : {std::string("hello"), std::string(100'000, 'w')}) {
+    client.write(message);
+    EXPECT_EQ(client.read_exactly(message.size()), message);
+  }
+}
+
 }  // namespace
 }  // namespace keel::test

@@ -8,6 +8,7 @@
 
 #include <openssl/x509.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace keel::test {
@@ -107,6 +108,24 @@ TlsClient::Response TlsClient::read_response() {
   });
   if (ec) throw std::runtime_error("TLS client: no response: " + ec.message());
   return response;
+}
+
+std::string TlsClient::read_exactly(std::size_t size) {
+  while (buffer_.size() < size) {
+    std::size_t got = 0;
+    auto ec = run([&](auto done) {
+      stream_->async_read_some(buffer_.prepare(size - buffer_.size()), [done, &got](boost::system::error_code e, std::size_t n) {
+        got = n;
+        done(e);
+      });
+    });
+    buffer_.commit(got);
+    if (ec) break;
+  }
+  const std::size_t taken = std::min(size, buffer_.size());
+  std::string data(static_cast<const char*>(buffer_.data().data()), taken);
+  buffer_.consume(taken);
+  return data;
 }
 
 std::string TlsClient::alpn() const {

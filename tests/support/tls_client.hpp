@@ -44,6 +44,8 @@ class TlsClient {
   // Raw bytes, one TLS record per call (pipelining tests), and the next response.
   void write(const std::string& bytes);
   Response read_response();
+  // Exactly `size` raw bytes (after a 101, say), or what came before an error.
+  std::string read_exactly(std::size_t size);
 
   std::string alpn() const;
   std::string version() const;  // "TLSv1.3"
