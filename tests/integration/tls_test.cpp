@@ -241,7 +241,7 @@ TEST(Tls, PlainHttpOnTheTlsPortIsClosedAndTheListenerKeepsWorking) {
   EXPECT_EQ(backend.request_count(), 1u);
 }
 
-TEST(Tls, UntrustedClientCertificateCheckFailsOnTheClientOnly) {
+TEST(Tls, AClientRefusingTheCertificateDoesNotHurtTheListener) {
   // Wrong name: the client refuses the server, keel survives it.
   TlsFixture tls;
   TestBackend backend;
