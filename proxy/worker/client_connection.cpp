@@ -237,6 +237,11 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
 // whole response from a cut one.
 asio::awaitable<void> ClientConnection::serve_tls(std::unique_ptr<ClientConnection> self) {
   self->expires_after(self->timeouts().client_header);
+  // A handshake writes several flights (and tickets after it): Nagle would hold
+  // each for the client's delayed ACK. nginx sets TCP_NODELAY on TLS too.
+  boost::system::error_code ignored;
+  self->stream_.socket().set_option(tcp::no_delay(true), ignored);
+  self->nodelay_ = true;
   auto [handshake_ec] = co_await self->stream_.tls()->async_handshake(asio::ssl::stream_base::server, nothrow);
   if (handshake_ec) co_return;
   for (;;) {
