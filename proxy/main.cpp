@@ -49,6 +49,7 @@ int print_errors(const keel::config::LoadResult& loaded) {
 int run(const std::string& config_path) {
   auto loaded = keel::config::load_config_file(config_path);
   if (!loaded.config) return print_errors(loaded);
+  for (const auto& warning : loaded.warnings) keel::log::warn(warning.to_string());
   const keel::config::Config config = *loaded.config;
 
   std::signal(SIGPIPE, SIG_IGN);
@@ -132,6 +133,7 @@ int main(int argc, char** argv) {
         continue;
       }
       const auto loaded = keel::config::load_config_file(path);
+      for (const auto& warning : loaded.warnings) std::cerr << warning.to_string() << '\n';
       if (!loaded.config) return print_errors(loaded);
       std::cout << path << ": configuration is valid\n";
       return 0;

@@ -1,6 +1,7 @@
 #include "proxy/server.hpp"
 
 #include "proxy/log/access_log.hpp"
+#include "proxy/tls/server_context.hpp"
 
 #include <boost/asio/detail/socket_option.hpp>
 #include <boost/asio/post.hpp>
@@ -53,9 +54,10 @@ Server::Server(const config::Config& config) {
     if (access_log_) workers_.back()->set_access_log(&access_log_->worker(i));
   }
   for (const auto& listener : config.listeners) {
+    const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr;
     tcp::endpoint bound;
     auto acceptors = bind_for_workers(workers_, listener, bound);
-    for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->add_acceptor(std::move(acceptors[i]), "http");
+    for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->add_acceptor(std::move(acceptors[i]), tls);
     endpoints_.push_back(bound);
   }
 }
@@ -85,17 +87,23 @@ void Server::publish(std::shared_ptr<const control::RoutingSnapshot> snapshot) {
 }
 
 tcp::endpoint Server::open_listener(const config::Listener& listener) {
+  const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr;
   tcp::endpoint bound;
   auto acceptors = bind_for_workers(workers_, listener, bound);
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     // The acceptor was opened on the worker's io_context, so moving it there is safe.
     auto shared = std::make_shared<tcp::acceptor>(std::move(acceptors[i]));
-    asio::post(workers_[i]->context(), [w = workers_[i].get(), shared] {
-      w->open_listener(std::move(*shared), "http");
+    asio::post(workers_[i]->context(), [w = workers_[i].get(), shared, tls] {
+      w->open_listener(std::move(*shared), tls);
     });
   }
   endpoints_.push_back(bound);
   return bound;
+}
+
+void Server::set_listener_tls(const tcp::endpoint& endpoint, worker::Worker::TlsContext tls) {
+  for (auto& worker : workers_)
+    asio::post(worker->context(), [w = worker.get(), endpoint, tls] { w->set_listener_tls(endpoint, tls); });
 }
 
 void Server::close_listener(const tcp::endpoint& endpoint) {

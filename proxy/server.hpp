@@ -40,8 +40,11 @@ class Server {
   // Any thread. Publishes a new snapshot to every worker (FIFO per worker).
   void publish(std::shared_ptr<const control::RoutingSnapshot> snapshot);
   // Control thread, after start(): a listener added or removed by a reload.
-  // open_listener throws std::runtime_error when it cannot bind.
+  // open_listener throws std::runtime_error when it cannot bind or its
+  // certificates cannot be loaded.
   boost::asio::ip::tcp::endpoint open_listener(const config::Listener& listener);
+  // Control thread: swaps the certificates of a kept listener (null: plain HTTP).
+  void set_listener_tls(const boost::asio::ip::tcp::endpoint& endpoint, worker::Worker::TlsContext tls);
   void close_listener(const boost::asio::ip::tcp::endpoint& endpoint);
   // Any thread. Stops accepting, lets in-flight requests finish within `grace`.
   void stop(std::chrono::milliseconds grace);

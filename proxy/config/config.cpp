@@ -78,12 +78,14 @@ void Loader::load_listeners(const Value& value) {
   if (!items) return;
   std::vector<std::string> paths;  // of the entries of config_.listeners, for messages
   for (const Value& item : *items) {
-    const auto fields = mapping(item, Keys{.known = {"address"}, .unsupported = {"tls"}});
+    const auto fields = mapping(item, Keys{.known = {"address", "tls"}});
     if (!fields) continue;
+    const Value* tls_field = fields->find("tls");
+    const auto tls = tls_field ? load_listener_tls(*tls_field) : std::nullopt;
     const auto field = require(*fields, "address");
     if (!field) continue;
     auto parsed = address(*field, true);
-    if (!parsed) continue;
+    if (!parsed || (tls_field && !tls)) continue;
     // Port 0 asks for an ephemeral port, so two of them never collide.
     const auto same =
         std::find_if(config_.listeners.begin(), config_.listeners.end(), [&](const Listener& other) {
@@ -94,7 +96,7 @@ void Loader::load_listeners(const Value& value) {
                              paths[static_cast<std::size_t>(same - config_.listeners.begin())]);
       continue;
     }
-    config_.listeners.push_back(Listener{std::move(*parsed)});
+    config_.listeners.push_back(Listener{std::move(*parsed), tls});
     paths.push_back(item.path);
   }
 }
@@ -180,7 +182,7 @@ void Loader::load_pools(const Value& value) {
 std::optional<Pool> Loader::load_pool(const Value& value) {
   const auto fields =
       mapping(value, Keys{.known = {"name", "balance", "retries", "backends", "health_check", "passive",
-                                    "autoscale"}});
+                                    "autoscale", "tls"}});
   if (!fields) return std::nullopt;
   const std::size_t errors_before = errors_.size();
   Pool pool;
@@ -214,6 +216,13 @@ std::optional<Pool> Loader::load_pool(const Value& value) {
   if (const Value* field = fields->find("health_check")) pool.health_check = load_health_check(*field);
   if (const Value* field = fields->find("passive")) pool.passive = load_passive(*field);
   if (const Value* field = fields->find("autoscale")) pool.autoscale = load_autoscale(*field);
+  if (const Value* field = fields->find("tls")) {
+    pool.tls = load_upstream_tls(*field);
+    // TODO(#6): active checks over TLS; until then they would fail every backend.
+    if (pool.tls && pool.health_check)
+      error(field->mark, field->path + ": active health checks over TLS are not supported yet; remove " +
+                             "health_check or use passive checks");
+  }
   if (errors_.size() != errors_before) return std::nullopt;
   return pool;
 }

@@ -21,8 +21,24 @@ struct Address {
   boost::asio::ip::tcp::endpoint endpoint;
 };
 
+// A PEM certificate chain (leaf first) and its unencrypted PEM private key,
+// paths as configured (relative ones are taken from the working directory).
+struct CertificatePair {
+  std::string certificate;
+  std::string private_key;
+};
+
+// A listener serving HTTPS. The first certificate is the default; the others
+// are chosen by SNI against their subject alternative names.
+struct ListenerTls {
+  std::vector<CertificatePair> certificates;
+};
+
 struct Listener {
   Address address;
+  std::optional<ListenerTls> tls;  // unset: plain HTTP
+
+  const char* scheme() const { return tls ? "https" : "http"; }
 };
 
 struct Timeouts {
@@ -86,6 +102,16 @@ struct Autoscale {
   std::string command;  // run with /bin/sh -c on every change of desired; empty: none
 };
 
+// TLS towards a pool's backends. The certificate is verified against the
+// system's trust store (or `ca_file`) and `server_name`, which is also sent as
+// SNI; without it, the host of each backend's address is used (an IP address is
+// then checked against the certificate's IP entries, and no SNI is sent).
+struct UpstreamTls {
+  bool verify = true;
+  std::string ca_file;      // PEM bundle; empty: the system store
+  std::string server_name;  // empty: each backend's host
+};
+
 struct Pool {
   std::string name;
   Balance balance = Balance::round_robin;
@@ -94,6 +120,7 @@ struct Pool {
   std::optional<HealthCheck> health_check;
   std::optional<Passive> passive;
   std::optional<Autoscale> autoscale;
+  std::optional<UpstreamTls> tls;  // unset: plain HTTP to the backends
 };
 
 struct Route {
@@ -146,6 +173,8 @@ struct ConfigError {
 struct LoadResult {
   std::optional<Config> config;     // set only when errors is empty
   std::vector<ConfigError> errors;  // every problem found, in document order
+  // Accepted but worth telling the operator (an expired certificate).
+  std::vector<ConfigError> warnings;
 };
 
 // Reads and validates a config file. Never throws; an unreadable file is one

@@ -65,6 +65,14 @@ void Loader::error(const YAML::Mark& mark, std::string message) {
                      .message = std::move(message)});
 }
 
+void Loader::warning(const YAML::Mark& mark, std::string message) {
+  const bool known = !mark.is_null();
+  warnings_.push_back({.file = file_,
+                       .line = known ? mark.line + 1 : 0,
+                       .column = known ? mark.column + 1 : 0,
+                       .message = "warning: " + std::move(message)});
+}
+
 LoadResult Loader::result() && {
   std::stable_sort(errors_.begin(), errors_.end(), [](const ConfigError& a, const ConfigError& b) {
     return std::pair(a.line, a.column) < std::pair(b.line, b.column);
@@ -72,6 +80,7 @@ LoadResult Loader::result() && {
   LoadResult result;
   if (errors_.empty()) result.config = std::move(config_);
   result.errors = std::move(errors_);
+  result.warnings = std::move(warnings_);
   return result;
 }
 

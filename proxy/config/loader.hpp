@@ -73,6 +73,7 @@ class Loader {
 
  private:
   void error(const YAML::Mark& mark, std::string message);
+  void warning(const YAML::Mark& mark, std::string message);
   std::optional<Mapping> mapping(const Value& value, const Keys& keys);
   std::optional<Value> require(const Mapping& mapping, std::string_view key);
   std::optional<std::vector<Value>> list(const Value& value, bool may_be_empty);
@@ -86,6 +87,9 @@ class Loader {
 
   void load_workers(const Value& value);
   void load_listeners(const Value& value);
+  std::optional<ListenerTls> load_listener_tls(const Value& value);
+  std::optional<CertificatePair> load_certificate_pair(const Mapping& fields);
+  std::optional<UpstreamTls> load_upstream_tls(const Value& value);
   void load_admin(const Value& value);
   void load_state_file(const Value& value);
   void load_timeouts(const Value& value);
@@ -104,6 +108,7 @@ class Loader {
   std::string file_;
   Config config_;
   std::vector<ConfigError> errors_;
+  std::vector<ConfigError> warnings_;
   // Every pool name written, valid pool or not, with the path of its first
   // use: a route to a pool that has errors of its own is not reported again.
   std::map<std::string, std::string, std::less<>> pool_names_;

@@ -2,6 +2,8 @@
 
 #include "proxy/log/log.hpp"
 #include "proxy/server.hpp"
+#include "proxy/tls/server_context.hpp"
+#include "proxy/tls/upstream_context.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -111,8 +113,10 @@ std::vector<ControlPlane::PoolRecord> ControlPlane::desired_pools(const config::
                     .stats = existing ? existing->stats
                                       : std::make_shared<metrics::PoolStats>(server_.worker_count()),
                     .wait_stats = existing ? existing->wait_stats
-                                           : std::make_shared<PoolWaitStats>(server_.worker_count())};
+                                           : std::make_shared<PoolWaitStats>(server_.worker_count()),
+                    .tls = nullptr};
     pool.settings.backends.clear();
+    if (settings.tls) pool.tls = tls::UpstreamContext::build(*settings.tls);
     auto adopt = [&](const config::Address& address, std::uint32_t weight, bool draining) {
       BackendRecord backend;
       const BackendRecord* old = nullptr;
@@ -188,7 +192,8 @@ std::shared_ptr<const RoutingSnapshot> ControlPlane::build_snapshot() {
                       .backends = {},
                       .stats = pool.stats,
                       .holds_when_empty = pool.settings.autoscale && pool.settings.autoscale->min_backends == 0,
-                      .wait_stats = pool.wait_stats};
+                      .wait_stats = pool.wait_stats,
+                      .tls = pool.tls};
     view.backends.reserve(pool.backends.size());
     for (const auto& backend : pool.backends)
       view.backends.push_back({.id = backend.id,
@@ -472,6 +477,7 @@ admin::Outcome ControlPlane::remove_backend(std::string_view pool_name, std::str
 
 std::vector<std::string> ControlPlane::reload(const std::string& path) {
   auto loaded = config::load_config_file(path);
+  for (const auto& warning : loaded.warnings) log::warn("reload: " + warning.to_string());
   std::vector<std::string> problems;
   if (!loaded.config) {
     for (const auto& error : loaded.errors) problems.push_back(error.to_string());
@@ -496,9 +502,33 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
           (next.access_log && (next.access_log->path != config_.access_log->path ||
                                next.access_log->format != config_.access_log->format));
       if (access_log_changed) log::warn("reload: 'access_log' changes only on restart; keeping the current one");
+      // Certificates of kept listeners are read again (a renewed certificate is
+      // the usual reason for a SIGHUP); any failure keeps the running ones.
+      std::vector<std::pair<boost::asio::ip::tcp::endpoint, std::shared_ptr<const tls::ServerContext>>> kept_tls;
+      for (const auto& listener : next.listeners) {
+        const auto kept = listener_endpoints_.find(listener.address.text);
+        if (kept == listener_endpoints_.end()) continue;
+        try {
+          kept_tls.emplace_back(kept->second,
+                                listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr);
+        } catch (const std::exception& e) {
+          problems.push_back(listener.address.text + ": " + e.what());
+        }
+      }
+      // Pools' TLS contexts (CA files) are built by desired_pools below, which
+      // must not fail after listeners changed: try them first.
+      for (const auto& pool : next.pools) {
+        if (!pool.tls) continue;
+        try {
+          tls::UpstreamContext::build(*pool.tls);
+        } catch (const std::exception& e) {
+          problems.push_back("pool '" + pool.name + "': " + e.what());
+        }
+      }
       // Listeners: open the new ones first, so a bind failure changes nothing.
       std::map<std::string, boost::asio::ip::tcp::endpoint> opened;
       for (const auto& listener : next.listeners) {
+        if (!problems.empty()) break;
         if (listener_endpoints_.count(listener.address.text)) continue;
         try {
           opened[listener.address.text] = server_.open_listener(listener);
@@ -522,6 +552,7 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
           it = listener_endpoints_.erase(it);
         }
         listener_endpoints_.merge(opened);
+        for (const auto& [endpoint, context] : kept_tls) server_.set_listener_tls(endpoint, context);
         auto pools = desired_pools(next, state ? &*state : nullptr);
         // Backends that left a surviving pool drain out like an API removal.
         for (auto& pool : pools) {

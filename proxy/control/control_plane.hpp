@@ -90,6 +90,7 @@ class ControlPlane final : public admin::PoolAdmin {
     std::vector<BackendRecord> backends;
     std::shared_ptr<metrics::PoolStats> stats;  // kept by name across reloads
     std::shared_ptr<PoolWaitStats> wait_stats;  // scale-from-zero waiters; kept across reloads by name
+    std::shared_ptr<const tls::UpstreamContext> tls;  // from settings.tls
   };
 
   PoolRecord* find_pool(std::string_view name);

@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 
+namespace keel::tls {
+class UpstreamContext;
+}
+
 namespace keel::control {
 
 // Immutable views of the pools, built by the control thread and shared
@@ -50,6 +54,7 @@ struct PoolSnapshot {
   // for one instead of getting 503.
   bool holds_when_empty = false;
   std::shared_ptr<PoolWaitStats> wait_stats;  // never null in a published snapshot
+  std::shared_ptr<const tls::UpstreamContext> tls;  // null: plain HTTP to the backends
 };
 
 struct RoutingSnapshot {

@@ -6,6 +6,10 @@
 #include "proxy/http/head_parser.hpp"
 #include "proxy/http/request_guard.hpp"
 #include "proxy/log/access_log.hpp"
+#include "proxy/log/log.hpp"
+#include "proxy/tls/server_context.hpp"
+#include "proxy/tls/stream.hpp"
+#include "proxy/tls/upstream_context.hpp"
 #include "proxy/worker/exchange_buffers.hpp"
 #include "proxy/worker/request_record.hpp"
 #include "proxy/worker/tunnel.hpp"
@@ -44,6 +48,8 @@ constexpr std::size_t kMaxKeptInput = 64 * 1024;
 // Responses are read in bigger steps: a 16 KiB body and its head in one read.
 constexpr std::size_t kUpstreamReadChunk = 32 * 1024;
 constexpr std::uint32_t kMaxResponseHeadBytes = 64 * 1024;
+// How long a closing TLS connection waits for the client's close_notify.
+constexpr auto kTlsShutdownTimeout = std::chrono::seconds(1);
 
 // Why the request body stopped flowing before it was complete.
 enum class UploadError { none, client_gone, too_large, bad_body, upstream_failed };
@@ -51,13 +57,15 @@ enum class UploadError { none, client_gone, too_large, bad_body, upstream_failed
 class ClientConnection final : public Expirable, public ClientHandle {
  public:
   ClientConnection(Worker& worker, SharedState& shared, tcp::socket socket, const tcp::endpoint& peer,
-                   const std::string& scheme)
+                   Worker::TlsContext tls)
       : Expirable(worker.deadlines()),
         worker_(worker),
         shared_(shared),
-        socket_(std::move(socket)),
-        scheme_(scheme),
+        stream_(std::move(socket)),
+        tls_(std::move(tls)),
+        scheme_(tls_ ? "https" : "http"),
         client_ip_(http::address_text(peer.address())) {
+    if (tls_) stream_.use_tls(tls_->initial());
     worker_.register_client(*this);
   }
 
@@ -70,18 +78,20 @@ class ClientConnection final : public Expirable, public ClientHandle {
 
   // Serves the connection until it closes; the coroutine owns it.
   static asio::awaitable<void> serve(std::unique_ptr<ClientConnection> self);
+  static asio::awaitable<void> serve_tls(std::unique_ptr<ClientConnection> self);
+  bool is_tls() const { return stream_.is_tls(); }
   // A parked connection: the handler owns it (destroying the handler, as a
   // stopped loop does, closes it) and starts serve() again when bytes arrive.
   static void wait_parked(std::unique_ptr<ClientConnection> self) {
     self->parking_ = false;
     self->parked_ = true;
     self->shared_.parked_clients.fetch_add(1, std::memory_order_relaxed);
-    tcp::socket& socket = self->socket_;
+    tcp::socket& socket = self->stream_.socket();
     socket.async_wait(tcp::socket::wait_read, [self = std::move(self)](boost::system::error_code ec) mutable {
       self->unpark();
       // Cancelled: idle timeout (on_expired) or shutdown (close_when_idle).
       if (ec || self->closing_ || self->worker_.is_shutting_down()) return;
-      auto executor = self->socket_.get_executor();
+      auto executor = self->stream_.get_executor();
       asio::co_spawn(executor, serve(std::move(self)), asio::detached);
     });
   }
@@ -95,13 +105,13 @@ class ClientConnection final : public Expirable, public ClientHandle {
   void park_idle() override {
     parking_ = true;
     boost::system::error_code ignored;
-    socket_.cancel(ignored);  // serve() sees parking_ and hands over to wait_parked()
+    stream_.socket().cancel(ignored);  // serve() sees parking_ and hands over to wait_parked()
   }
 
   void close_when_idle() override {
     if (!busy_) {
       boost::system::error_code ignored;
-      socket_.cancel(ignored);
+      stream_.socket().cancel(ignored);
       closing_ = true;
     }
   }
@@ -127,13 +137,13 @@ class ClientConnection final : public Expirable, public ClientHandle {
     if (nodelay_) return;
     if (client_writes_++ == 0) return;
     boost::system::error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
+    stream_.socket().set_option(tcp::no_delay(true), ignored);
     nodelay_ = true;
   }
 
   void on_expired() override {
     boost::system::error_code ignored;
-    socket_.cancel(ignored);
+    stream_.socket().cancel(ignored);
   }
 
   const config::Timeouts& timeouts() const { return worker_.snapshot().timeouts; }
@@ -158,14 +168,16 @@ class ClientConnection final : public Expirable, public ClientHandle {
     return Attempt::failed;
   }
   asio::awaitable<bool> write_client(std::string_view data);
-  asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(const BackendState& backend);
+  asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(const BackendState& backend,
+                                                               const PoolView& pool);
   asio::awaitable<void> wait_upload();
   asio::awaitable<void> abort_upload(UpstreamConnection& upstream);
 
   Worker& worker_;
   SharedState& shared_;
-  tcp::socket socket_;
-  const std::string& scheme_;
+  tls::Stream stream_;
+  Worker::TlsContext tls_;  // keeps the certificates this connection started with
+  std::string_view scheme_;
   std::string client_ip_;
   beast::flat_buffer input_;                  // client bytes not yet consumed (pipelined ones too)
   std::unique_ptr<ExchangeBuffers> buffers_;  // held only while a request is in progress
@@ -227,7 +239,7 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
       // is briefly quiet; a client quiet for longer is parked by the worker,
       // which cancels this read: the buffer's memory goes too.
       self->worker_.client_idle(*self);
-      auto [ec, read] = co_await self->socket_.async_read_some(self->input_.prepare(kHeadReadChunk), nothrow);
+      auto [ec, read] = co_await self->stream_.socket().async_read_some(self->input_.prepare(kHeadReadChunk), nothrow);
       Worker::client_busy(*self);
       if (ec) {
         if (ec == asio::error::operation_aborted && self->parking_ && !self->timed_out() && !self->closing_) {
@@ -245,6 +257,39 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
     if (self->input_.size() == 0 && self->input_.capacity() > kMaxKeptInput) self->input_ = beast::flat_buffer();
     self->expires_after(self->timeouts().idle);
   }
+}
+
+// serve() for a TLS connection, separate so that the plain one stays as lean:
+// the handshake first (under the client_header deadline; a failed one gets no
+// answer), reads through the TLS layer, never parked (the TLS layer may hold
+// bytes the socket no longer shows, and its own state dwarfs the coroutine),
+// and close_notify at the end, so that a client reading until close can tell a
+// whole response from a cut one.
+asio::awaitable<void> ClientConnection::serve_tls(std::unique_ptr<ClientConnection> self) {
+  self->expires_after(self->timeouts().client_header);
+  // A handshake writes several flights (and tickets after it): Nagle would hold
+  // each for the client's delayed ACK. nginx sets TCP_NODELAY on TLS too.
+  boost::system::error_code ignored;
+  self->stream_.socket().set_option(tcp::no_delay(true), ignored);
+  self->nodelay_ = true;
+  auto [handshake_ec] = co_await self->stream_.tls()->async_handshake(asio::ssl::stream_base::server, nothrow);
+  if (handshake_ec) co_return;
+  for (;;) {
+    if (self->closing_ || self->worker_.is_shutting_down()) break;
+    if (self->input_.size() == 0) {
+      auto [ec, read] = co_await self->stream_.async_read_some(self->input_.prepare(kHeadReadChunk), nothrow);
+      if (ec) break;  // idle timeout, shutdown, close_notify or reset: no answer owed
+      self->input_.commit(read);
+    }
+    if (!self->buffers_) self->buffers_ = self->worker_.buffers().acquire();
+    if (!co_await self->serve_request()) break;
+    self->worker_.buffers().release(std::move(self->buffers_));
+    if (self->input_.size() == 0 && self->input_.capacity() > kMaxKeptInput) self->input_ = beast::flat_buffer();
+    self->expires_after(self->timeouts().idle);
+  }
+  if (!self->stream_.socket().is_open()) co_return;  // after a WebSocket tunnel
+  self->expires_after(kTlsShutdownTimeout);
+  co_await self->stream_.tls()->async_shutdown(nothrow);  // failure or not, the connection closes next
 }
 
 // One request whose first bytes are in the input buffer; false when the
@@ -306,7 +351,7 @@ asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
       if (ec == beast_http::error::body_limit) co_return HeadOutcome::body_too_large;
       if (ec && ec != beast_http::error::need_more) co_return HeadOutcome::bad;
     }
-    auto [ec, read] = co_await socket_.async_read_some(input_.prepare(kHeadReadChunk), nothrow);
+    auto [ec, read] = co_await stream_.async_read_some(input_.prepare(kHeadReadChunk), nothrow);
     if (ec) {
       if (timed_out() && started) co_return HeadOutcome::timeout;
       co_return HeadOutcome::closed;  // closed, reset, or idle between requests: no answer owed
@@ -341,7 +386,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
   local_address.clear();
   if (host.empty()) {
     boost::system::error_code ec;
-    const auto local = socket_.local_endpoint(ec);
+    const auto local = stream_.socket().local_endpoint(ec);
     if (!ec) {
       const bool v6 = local.address().is_v6();
       local_address.append(v6 ? "[" : "").append(local.address().to_string()).append(v6 ? "]" : "");
@@ -375,7 +420,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
     }
     if (parser.is_done() || !parser.chunked() || parser.chunk_headers_seen() > 0) break;
     expires_after(timeouts().client_header);
-    auto [ec, read] = co_await socket_.async_read_some(input_.prepare(kReadChunk), nothrow);
+    auto [ec, read] = co_await stream_.async_read_some(input_.prepare(kReadChunk), nothrow);
     if (ec) {
       if (timed_out()) co_await reply_error(status::request_timeout, false);
       co_return false;
@@ -401,7 +446,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
     }
     BackendState& backend = lease.backend();
     std::unique_ptr<UpstreamConnection> upstream = retried_stale ? nullptr : take_idle(backend, parser.is_done());
-    if (!upstream) upstream = co_await connect(backend);
+    if (!upstream) upstream = co_await connect(backend, *pool);
     if (!upstream) {
       pool->report_failure(backend);
       RequestRecord::connect_failed(backend);
@@ -439,14 +484,29 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
   }
 }
 
-asio::awaitable<std::unique_ptr<UpstreamConnection>> ClientConnection::connect(const BackendState& backend) {
+asio::awaitable<std::unique_ptr<UpstreamConnection>> ClientConnection::connect(const BackendState& backend,
+                                                                               const PoolView& pool) {
   auto upstream = std::make_unique<UpstreamConnection>(worker_.deadlines(),
-                                                       tcp::socket(socket_.get_executor()));
+                                                       tcp::socket(stream_.get_executor()));
   upstream->expires_after(timeouts().connect);
   auto [ec] = co_await upstream->socket().async_connect(backend.endpoint, nothrow);
   upstream->expires_never();
   if (ec) co_return nullptr;
   upstream->socket().set_option(tcp::no_delay(true), ec);
+  if (const auto& tls = pool.tls()) {
+    // The handshake gets the connect timeout too ("upstream TCP/TLS connect").
+    upstream->use_tls(tls);
+    auto* layer = upstream->stream().tls();
+    if (!tls->prepare(layer->native_handle(), backend.address)) co_return nullptr;
+    upstream->expires_after(timeouts().connect);
+    auto [handshake] = co_await layer->async_handshake(asio::ssl::stream_base::client, nothrow);
+    upstream->expires_never();
+    if (handshake) {
+      log::warn("pool " + pool.name() + ": TLS handshake with backend " + backend.address +
+                " failed: " + handshake.message());
+      co_return nullptr;
+    }
+  }
   co_return upstream;
 }
 
@@ -459,7 +519,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
 
   upstream.expires_after(limits.idle);
   {
-    auto [ec, written] = co_await asio::async_write(upstream.socket(), asio::buffer(buffers_->head_out), nothrow);
+    auto [ec, written] = co_await asio::async_write(upstream.stream(), asio::buffer(buffers_->head_out), nothrow);
     if (ec) {
       if (reused && whole_request_buffered) co_return Attempt::retry_fresh;
       co_return fail(upstream.timed_out() ? status::gateway_timeout : status::bad_gateway);
@@ -471,7 +531,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
   response_started_ = false;
   if (!whole_request_buffered) {
     upload_running_ = true;
-    asio::co_spawn(socket_.get_executor(), pump_request_body(parser, upstream), asio::detached);
+    asio::co_spawn(stream_.get_executor(), pump_request_body(parser, upstream), asio::detached);
   } else {
     upstream.expires_after(limits.upstream_header);
   }
@@ -503,7 +563,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
           co_return fail(status::bad_gateway, "invalid response from backend");
         }
       }
-      auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
+      auto [ec, read] = co_await upstream.stream().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
       if (ec) {
         const bool timed_out = upstream.timed_out();
         // If the upload was still running it did not cause this: stop it, the
@@ -566,7 +626,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
     expires_never();
     client_writes_ = 1;
     before_client_write();  // a tunnel's small frames must not wait for ACKs
-    co_await run_tunnel({socket_, input_, *this}, {upstream.socket(), buffers_->upstream_input, upstream},
+    co_await run_tunnel({stream_, input_, *this}, {upstream.stream(), buffers_->upstream_input, upstream},
                         limits.idle);
     keep_client = false;
     co_return Attempt::done;
@@ -637,7 +697,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_length_bo
                                                      asio::const_buffer(in.data().data(), take)};
       expires_after(idle);
       before_client_write();
-      auto [ec, written] = co_await asio::async_write(socket_, pieces, nothrow);
+      auto [ec, written] = co_await asio::async_write(stream_, pieces, nothrow);
       record_.sent_client(written);
       if (ec) {
         result.client_intact = false;
@@ -652,7 +712,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_length_bo
       co_return result;
     }
     upstream.expires_after(idle);
-    auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
+    auto [ec, read] = co_await upstream.stream().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
     if (ec) {
       result.upstream_intact = false;  // the backend died mid-body
       co_return result;
@@ -689,7 +749,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_parsed_bo
       buffers_->out.clear();
     }
     upstream.expires_after(idle);
-    auto [ec, read] = co_await upstream.socket().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
+    auto [ec, read] = co_await upstream.stream().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
     if (ec == asio::error::eof && from_backend == http::Framing::until_close) {
       beast::error_code eof_ec;
       response.put_eof(eof_ec);
@@ -726,7 +786,7 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
     }
     if (!buffers_->upload_out.empty()) {
       upstream.expires_after(limits.idle);
-      auto [ec, written] = co_await asio::async_write(upstream.socket(), asio::buffer(buffers_->upload_out), nothrow);
+      auto [ec, written] = co_await asio::async_write(upstream.stream(), asio::buffer(buffers_->upload_out), nothrow);
       record_.sent_upstream(written);
       buffers_->upload_out.clear();
       if (ec) {
@@ -736,7 +796,7 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
     }
     if (parser.is_done()) break;
     expires_after(limits.idle);
-    auto [ec, read] = co_await socket_.async_read_some(input_.prepare(kReadChunk), nothrow);
+    auto [ec, read] = co_await stream_.async_read_some(input_.prepare(kReadChunk), nothrow);
     if (ec) {
       error = UploadError::client_gone;
       break;
@@ -763,7 +823,7 @@ asio::awaitable<void> ClientConnection::abort_upload(UpstreamConnection& upstrea
   if (!upload_running_) co_return;
   boost::system::error_code ignored;
   upstream.socket().close(ignored);
-  socket_.cancel(ignored);
+  stream_.socket().cancel(ignored);
   co_await wait_upload();
 }
 
@@ -777,7 +837,7 @@ asio::awaitable<void> ClientConnection::wait_upload() {
 asio::awaitable<bool> ClientConnection::write_client(std::string_view data) {
   expires_after(timeouts().idle);
   before_client_write();
-  auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(data), nothrow);
+  auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(data), nothrow);
   record_.sent_client(written);
   co_return !ec;
 }
@@ -794,10 +854,13 @@ asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive
 }  // namespace
 
 void start_client_connection(Worker& worker, SharedState& shared, tcp::socket socket, const tcp::endpoint& peer,
-                             const std::string& scheme) {
+                             Worker::TlsContext tls) {
   auto executor = socket.get_executor();
-  auto connection = std::make_unique<ClientConnection>(worker, shared, std::move(socket), peer, scheme);
-  asio::co_spawn(executor, ClientConnection::serve(std::move(connection)), asio::detached);
+  auto connection = std::make_unique<ClientConnection>(worker, shared, std::move(socket), peer, std::move(tls));
+  if (connection->is_tls())
+    asio::co_spawn(executor, ClientConnection::serve_tls(std::move(connection)), asio::detached);
+  else
+    asio::co_spawn(executor, ClientConnection::serve(std::move(connection)), asio::detached);
 }
 
 }  // namespace keel::worker

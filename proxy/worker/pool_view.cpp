@@ -50,6 +50,9 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
   name_ = snapshot.name;
   balance_ = snapshot.balance;
   retries_ = snapshot.retries;
+  // New TLS settings (a reload): parked connections made with the old ones go.
+  const bool tls_changed = tls_ != snapshot.tls;
+  tls_ = snapshot.tls;
   const bool passive_changed =
       snapshot.passive.has_value() != passive_.has_value() ||
       (passive_ && (passive_->max_fails != snapshot.passive->max_fails ||
@@ -103,7 +106,7 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
 
     state->eligible = next.is_eligible();
     if (state->eligible || (!next.draining && next.health == health::Health::unhealthy)) ++serving_or_failing_;
-    if (!state->eligible) state->idle.clear();  // draining: no reuse of its connections either
+    if (!state->eligible || tls_changed) state->idle.clear();  // draining: no reuse of its connections either
     state->view = this;
     state->index = backends.size();
     bool eligible = state->eligible;

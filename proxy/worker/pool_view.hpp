@@ -84,6 +84,8 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   // added and awaiting its first health check counts as nothing yet).
   bool holds_requests() const { return holds_when_empty_ && serving_or_failing_ == 0; }
   BackendWaitQueue& waiters() { return waiters_; }
+  // TLS towards this pool's backends; null: plain HTTP.
+  const std::shared_ptr<const tls::UpstreamContext>& tls() const { return tls_; }
   std::size_t size() const { return backends_.size(); }
   // This worker's counters for the pool (null in tests that build snapshots by hand).
   metrics::WorkerPoolCounters* counters() const { return counters_; }
@@ -97,6 +99,7 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   std::string name_;
   config::Balance balance_;
   std::uint32_t retries_;
+  std::shared_ptr<const tls::UpstreamContext> tls_;
   std::optional<config::Passive> passive_;
   std::shared_ptr<metrics::PoolStats> stats_;
   metrics::WorkerPoolCounters* counters_ = nullptr;

@@ -9,30 +9,33 @@ namespace keel::worker {
 namespace {
 
 namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kTunnelChunk = 16 * 1024;
 
-void close_both(TunnelEnd& a, TunnelEnd& b) {
+template <class A, class B>
+void close_both(TunnelEnd<A>& a, TunnelEnd<B>& b) {
   boost::system::error_code ignored;
-  a.socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  a.socket.close(ignored);
-  b.socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  b.socket.close(ignored);
+  a.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  a.stream.socket().close(ignored);
+  b.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  b.stream.socket().close(ignored);
 }
 
 // Copies from `from` to `to` until one of them ends, then ends the tunnel.
-asio::awaitable<void> relay(TunnelEnd from, TunnelEnd to, Clock::duration idle) {
+template <class From, class To>
+asio::awaitable<void> relay(TunnelEnd<From> from, TunnelEnd<To> to, Clock::duration idle) {
   for (;;) {
     if (from.pending.size() > 0) {
       from.deadline.expires_after(idle);
       to.deadline.expires_after(idle);
-      auto [ec, written] = co_await asio::async_write(to.socket, from.pending.data(), nothrow);
+      auto [ec, written] = co_await asio::async_write(to.stream, from.pending.data(), nothrow);
       if (ec) break;
       from.pending.consume(written);
     }
     from.deadline.expires_after(idle);
     to.deadline.expires_after(idle);
-    auto [ec, read] = co_await from.socket.async_read_some(from.pending.prepare(kTunnelChunk), nothrow);
+    auto [ec, read] = co_await from.stream.async_read_some(from.pending.prepare(kTunnelChunk), nothrow);
     if (ec) break;
     from.pending.commit(read);
   }
@@ -41,7 +44,8 @@ asio::awaitable<void> relay(TunnelEnd from, TunnelEnd to, Clock::duration idle) 
 
 }  // namespace
 
-asio::awaitable<void> run_tunnel(TunnelEnd client, TunnelEnd upstream, Clock::duration idle) {
+asio::awaitable<void> run_tunnel(TunnelEnd<tls::Stream> client, TunnelEnd<tls::Stream> upstream,
+                                 Clock::duration idle) {
   using namespace asio::experimental::awaitable_operators;
   co_await (relay(client, upstream, idle) && relay(upstream, client, idle));
   client.deadline.expires_never();

@@ -1,5 +1,6 @@
 #include "proxy/worker/upstream_pool.hpp"
 
+#include "proxy/tls/upstream_context.hpp"
 #include "proxy/worker/pool_view.hpp"
 
 #include <algorithm>
@@ -10,7 +11,12 @@
 
 namespace keel::worker {
 UpstreamConnection::UpstreamConnection(DeadlineList& deadlines, boost::asio::ip::tcp::socket socket)
-    : Expirable(deadlines), socket_(std::move(socket)) {}
+    : Expirable(deadlines), stream_(std::move(socket)) {}
+
+void UpstreamConnection::use_tls(std::shared_ptr<const tls::UpstreamContext> context) {
+  tls_ = std::move(context);
+  stream_.use_tls(tls_->context());
+}
 
 void UpstreamConnection::on_expired() {
   if (parked_in_ != nullptr) {
@@ -21,7 +27,7 @@ void UpstreamConnection::on_expired() {
     return;
   }
   boost::system::error_code ignored;
-  socket_.cancel(ignored);
+  socket().cancel(ignored);
 }
 
 void park(BackendState& backend, std::unique_ptr<UpstreamConnection> connection,
@@ -56,7 +62,7 @@ std::unique_ptr<UpstreamConnection> take_idle(BackendState& backend, bool can_re
     auto connection = std::move(backend.idle.back());
     backend.idle.pop_back();
     const bool recently_parked = now - connection->parked_at_ < kTrustParkedFor;
-    if (!(can_retry && recently_parked) && !still_open(connection->socket_)) continue;  // closed: dropped
+    if (!(can_retry && recently_parked) && !still_open(connection->socket())) continue;  // closed: dropped
     connection->parked_in_ = nullptr;
     connection->expires_never();
     return connection;

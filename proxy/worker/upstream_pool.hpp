@@ -1,11 +1,16 @@
 #pragma once
 
+#include "proxy/tls/stream.hpp"
 #include "proxy/worker/deadline.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 
 #include <cstdint>
 #include <memory>
+
+namespace keel::tls {
+class UpstreamContext;
+}
 
 namespace keel::worker {
 
@@ -17,7 +22,11 @@ class UpstreamConnection final : public Expirable {
  public:
   UpstreamConnection(DeadlineList& deadlines, boost::asio::ip::tcp::socket socket);
 
-  boost::asio::ip::tcp::socket& socket() { return socket_; }
+  // The TCP layer (connect, options, cancel, close) and the byte stream over it.
+  boost::asio::ip::tcp::socket& socket() { return stream_.socket(); }
+  tls::Stream& stream() { return stream_; }
+  // Before the handshake: speak TLS with `context`, which this connection keeps.
+  void use_tls(std::shared_ptr<const tls::UpstreamContext> context);
   bool is_reused() const { return reused_; }
 
  private:
@@ -25,7 +34,8 @@ class UpstreamConnection final : public Expirable {
   friend std::unique_ptr<UpstreamConnection> take_idle(BackendState&, bool);
   void on_expired() override;
 
-  boost::asio::ip::tcp::socket socket_;
+  tls::Stream stream_;
+  std::shared_ptr<const tls::UpstreamContext> tls_;
   BackendState* parked_in_ = nullptr;  // set while parked
   Clock::time_point parked_at_{};
   bool reused_ = false;

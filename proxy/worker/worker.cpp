@@ -29,7 +29,7 @@ control::PoolSnapshot empty_pool(const std::string& name) {
 
 struct Worker::Acceptor {
   tcp::acceptor acceptor;
-  std::string scheme;
+  TlsContext tls;
   tcp::endpoint peer;  // filled by accept: no getpeername per connection
   bool paused = false;  // after an accept error such as EMFILE; resumed by the tick
 };
@@ -55,14 +55,21 @@ Worker::~Worker() {
   io_.reset();
 }
 
-void Worker::add_acceptor(tcp::acceptor acceptor, std::string scheme) {
-  acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(scheme), {}}));
+void Worker::add_acceptor(tcp::acceptor acceptor, TlsContext tls) {
+  acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(tls), {}}));
 }
 
-void Worker::open_listener(tcp::acceptor acceptor, std::string scheme) {
+void Worker::open_listener(tcp::acceptor acceptor, TlsContext tls) {
   if (shutting_down_) return;
-  add_acceptor(std::move(acceptor), std::move(scheme));
+  add_acceptor(std::move(acceptor), std::move(tls));
   accept_next(*acceptors_.back());
+}
+
+void Worker::set_listener_tls(const tcp::endpoint& endpoint, TlsContext tls) {
+  for (auto& acceptor : acceptors_) {
+    boost::system::error_code ec;
+    if (acceptor->acceptor.local_endpoint(ec) == endpoint && !ec) acceptor->tls = tls;
+  }
 }
 
 void Worker::close_listener(const tcp::endpoint& endpoint) {
@@ -104,7 +111,7 @@ void Worker::accept_next(Acceptor& acceptor) {
       socket.close(ignored);  // over max_connections: refuse rather than queue unboundedly
     } else {
       ++client_count_;
-      start_client_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.scheme);
+      start_client_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.tls);
     }
     accept_next(acceptor);
   });

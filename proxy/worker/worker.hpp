@@ -21,6 +21,9 @@
 
 namespace keel::log {
 class AccessLogWriter;
+}  // namespace keel::log
+namespace keel::tls {
+class ServerContext;
 }
 
 namespace keel::worker {
@@ -69,10 +72,15 @@ class Worker {
   boost::asio::io_context& context() { return *io_; }
   std::size_t index() const { return index_; }
 
+  // Listeners: `tls` null serves plain HTTP, else HTTPS with that context.
+  using TlsContext = std::shared_ptr<const tls::ServerContext>;
   // Before run(): takes an acceptor already bound and listening for this worker.
-  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, std::string scheme);
+  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls);
   // Worker thread (post it): a listener added by a reload; starts accepting.
-  void open_listener(boost::asio::ip::tcp::acceptor acceptor, std::string scheme);
+  void open_listener(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls);
+  // Worker thread (post it): new certificates (or none) for a listener after a
+  // reload. Connections accepted before keep the context they started with.
+  void set_listener_tls(const boost::asio::ip::tcp::endpoint& endpoint, TlsContext tls);
   // Worker thread (post it): a listener removed by a reload; open connections stay.
   void close_listener(const boost::asio::ip::tcp::endpoint& endpoint);
   // Before run(): told (on this worker's thread) each time a snapshot is installed.

@@ -36,13 +36,6 @@ TEST(ConfigErrors, UnknownKeysAtEveryDepth) {
   });
 }
 
-TEST(ConfigErrors, KeysOfTheInterfaceNotSupportedYetAreRefusedByName) {
-  expect_errors({
-      {"listeners:\n  - address: 0.0.0.0:8443\n    tls: { certificate: a.crt, private_key: a.key }\n" + kPool,
-       {"3:5: 'tls' is not supported yet (listeners[0].tls)"}},
-  });
-}
-
 TEST(ConfigErrors, WrongTypesPointAtTheValue) {
   expect_errors({
       {"- a\n- b\n", {"1:1: expected a mapping at the top level, got a list"}},
