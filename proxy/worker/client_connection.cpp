@@ -63,7 +63,6 @@ class ClientConnection final : public Expirable, public ClientHandle {
         shared_(shared),
         stream_(std::move(socket)),
         tls_(std::move(tls)),
-        scheme_(tls_ ? "https" : "http"),
         client_ip_(http::address_text(peer.address())) {
     if (tls_) stream_.use_tls(tls_->initial());
     worker_.register_client(*this);
@@ -177,7 +176,6 @@ class ClientConnection final : public Expirable, public ClientHandle {
   SharedState& shared_;
   tls::Stream stream_;
   Worker::TlsContext tls_;  // keeps the certificates this connection started with
-  std::string_view scheme_;
   std::string client_ip_;
   beast::flat_buffer input_;                  // client bytes not yet consumed (pipelined ones too)
   std::unique_ptr<ExchangeBuffers> buffers_;  // held only while a request is in progress
@@ -197,33 +195,31 @@ class ClientConnection final : public Expirable, public ClientHandle {
   bool response_started_ = false;
   UploadError upload_error_ = UploadError::none;
 
-  RequestRecord record_;  // for /metrics, counted when the request ends
-
   // Logs and counts the request that just ended (if one began).
   void end_request();
 };
 
 void ClientConnection::end_request() {
   if (log::AccessLogWriter* access_log = worker_.access_log(); access_log && buffers_ &&
-                                                              (buffers_->access.captured || record_.status)) {
+                                                              (buffers_->access.captured || buffers_->record.status)) {
     AccessCapture& access = buffers_->access;
-    const auto duration = access.captured ? Clock::now() - record_.start : Clock::duration(0);
+    const auto duration = access.captured ? Clock::now() - buffers_->record.start : Clock::duration(0);
     access_log->write({.time = access.captured ? access.time : std::chrono::system_clock::now(),
                        .client_ip = client_ip_,
                        .method = access.method,
                        .target = access.target,
                        .version = access.version,
-                       .status = record_.status,
-                       .response_bytes = record_.response_bytes,
+                       .status = buffers_->record.status,
+                       .response_bytes = buffers_->record.response_bytes,
                        .referer = access.referer,
                        .user_agent = access.user_agent,
                        .host = access.host,
-                       .pool = record_.pool ? std::string_view(record_.pool->name()) : std::string_view(),
-                       .backend = record_.backend ? std::string_view(record_.backend->address) : std::string_view(),
+                       .pool = buffers_->record.pool ? std::string_view(buffers_->record.pool->name()) : std::string_view(),
+                       .backend = buffers_->record.backend ? std::string_view(buffers_->record.backend->address) : std::string_view(),
                        .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(duration)});
     access.clear();
   }
-  record_.finish(worker_.counters());
+  buffers_->record.finish(worker_.counters());
 }
 
 // Kept small on purpose: this frame is what an idle keep-alive connection costs
@@ -326,7 +322,7 @@ asio::awaitable<bool> ClientConnection::serve_request() {
     co_return false;
   }
   busy_ = true;
-  record_.begin();
+  buffers_->record.begin();
   const bool keep = co_await exchange(parser, head_bytes);
   end_request();
   busy_ = false;
@@ -393,12 +389,12 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
       local_address.append(":").append(std::to_string(local.port()));
     }
   }
-  const http::ForwardContext context{.client_ip = client_ip_, .proto = scheme_,
+  const http::ForwardContext context{.client_ip = client_ip_, .proto = stream_.is_tls() ? "https" : "http",
                                      .mode = snapshot.forwarded_mode, .default_host = local_address};
   http::write_upstream_request_head(buffers_->head_out, parser, host, framing,
                                     parser.content_length().value_or(0), websocket, context);
   const auto pool = worker_.pool(snapshot.router.route(host, parser.target()));
-  record_.route(pool);
+  buffers_->record.route(pool);
   if (worker_.access_log()) buffers_->access.capture(parser, host);
   const bool keep_alive_requested = parser.keep_alive();
   input_.consume(head_bytes);  // the head's views are dead from here on
@@ -455,14 +451,14 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
       if (connect_failures > pool->retries())
         co_return co_await reply_error(status::bad_gateway, keep_alive_requested && parser.is_done(),
                                        "backend unreachable");
-      record_.retried();
+      buffers_->record.retried();
       continue;
     }
 
     bool keep_client = keep_alive_requested && !worker_.is_shutting_down();
     bool keep_upstream = false;
     upstream_timed_out_ = false;
-    record_.served_by(backend);
+    buffers_->record.served_by(backend);
     const Attempt attempt = co_await forward(parser, *upstream, keep_client, keep_upstream);
     if (failure_status_) {
       const status code = *failure_status_;
@@ -475,7 +471,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
       pool->report_success(backend);
     if (attempt == Attempt::retry_fresh && !retried_stale) {
       retried_stale = true;  // a reused connection the backend had closed: once more, fresh
-      record_.retried();
+      buffers_->record.retried();
       continue;
     }
     if (attempt == Attempt::done && keep_upstream && backend.eligible)
@@ -524,7 +520,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
       if (reused && whole_request_buffered) co_return Attempt::retry_fresh;
       co_return fail(upstream.timed_out() ? status::gateway_timeout : status::bad_gateway);
     }
-    record_.sent_upstream(written);
+    buffers_->record.sent_upstream(written);
   }
 
   upload_error_ = UploadError::none;
@@ -613,7 +609,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
   response_started_ = true;
 
   const int code = response->status();
-  record_.answered(code);
+  buffers_->record.answered(code);
   if (code == 101) {
     co_await abort_upload(upstream);  // a tunnel owns both sockets from here
     if (!websocket || upload_error_ != UploadError::none) {
@@ -698,7 +694,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_length_bo
       expires_after(idle);
       before_client_write();
       auto [ec, written] = co_await asio::async_write(stream_, pieces, nothrow);
-      record_.sent_client(written);
+      buffers_->record.sent_client(written);
       if (ec) {
         result.client_intact = false;
         co_return result;
@@ -787,7 +783,7 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
     if (!buffers_->upload_out.empty()) {
       upstream.expires_after(limits.idle);
       auto [ec, written] = co_await asio::async_write(upstream.stream(), asio::buffer(buffers_->upload_out), nothrow);
-      record_.sent_upstream(written);
+      buffers_->record.sent_upstream(written);
       buffers_->upload_out.clear();
       if (ec) {
         error = UploadError::upstream_failed;
@@ -838,14 +834,14 @@ asio::awaitable<bool> ClientConnection::write_client(std::string_view data) {
   expires_after(timeouts().idle);
   before_client_write();
   auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(data), nothrow);
-  record_.sent_client(written);
+  buffers_->record.sent_client(written);
   co_return !ec;
 }
 
 asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive, std::string_view detail) {
   if (!buffers_) buffers_ = worker_.buffers().acquire();
   buffers_->out.clear();
-  record_.answered(static_cast<int>(code));
+  buffers_->record.answered(static_cast<int>(code));
   http::write_error_response(buffers_->out, code, keep_alive, detail);
   const bool written = co_await write_client(buffers_->out);
   co_return written && keep_alive;

@@ -25,6 +25,7 @@ ExchangeBuffers::ExchangeBuffers(const boost::asio::any_io_executor& executor) :
 
 void ExchangeBuffers::reset() {
   access.clear();
+  record = RequestRecord{};  // an exchange cut short is not counted
   request.reset();
   response.reset();
   request_fields.clear();

@@ -2,6 +2,7 @@
 
 #include "proxy/http/head_parser.hpp"
 #include "proxy/worker/access_capture.hpp"
+#include "proxy/worker/request_record.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -38,6 +39,7 @@ struct ExchangeBuffers {
   std::string local_address;  // "ip:port" the client connected to, for a request without Host
   boost::asio::steady_timer upload_done;  // wakes the exchange when the upload pump stops
   AccessCapture access;  // the request's line and headers for the access log, when it is on
+  RequestRecord record;  // for /metrics, counted when the request ends
 };
 
 // Worker thread only. Free ExchangeBuffers, reused LIFO (the most recently used
