@@ -42,6 +42,9 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 // Request heads are read in small steps (an idle burst of connections costs
 // little); request bodies in bigger ones.
 constexpr std::size_t kHeadReadChunk = 4 * 1024;
+// Between requests a read stays pending with a buffer this small: most request
+// heads fit, and a burst of briefly idle connections costs little memory.
+constexpr std::size_t kIdleReadChunk = 1024;
 constexpr std::size_t kReadChunk = 16 * 1024;
 // An input buffer grown past this by a large request is not kept for the next.
 constexpr std::size_t kMaxKeptInput = 64 * 1024;
@@ -235,7 +238,7 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
       // is briefly quiet; a client quiet for longer is parked by the worker,
       // which cancels this read: the buffer's memory goes too.
       self->worker_.client_idle(*self);
-      auto [ec, read] = co_await self->stream_.socket().async_read_some(self->input_.prepare(kHeadReadChunk), nothrow);
+      auto [ec, read] = co_await self->stream_.socket().async_read_some(self->input_.prepare(kIdleReadChunk), nothrow);
       Worker::client_busy(*self);
       if (ec) {
         if (ec == asio::error::operation_aborted && self->parking_ && !self->timed_out() && !self->closing_) {
