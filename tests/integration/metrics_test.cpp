@@ -6,6 +6,7 @@
 #include "tests/support/test_client.hpp"
 #include "tests/support/wait.hpp"
 
+#include <boost/json.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -14,6 +15,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <iterator>
+#include <vector>
+#include <set>
+#include <regex>
+#include <functional>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -201,6 +207,58 @@ TEST(Metrics, PromtoolAcceptsTheScrape) {
   EXPECT_EQ(*status, 0) << promtool.output(ChildProcess::Output::err) << promtool.output() << "\n" << text;
   // promtool also prints lint problems (exit 0 for some of them): none wanted.
   EXPECT_EQ(promtool.output(ChildProcess::Output::err) + promtool.output(), "");
+}
+
+// The Grafana dashboard shipped in conf/prometheus only queries metrics keel
+// exposes: every keel_*/process_* name in its expressions is a family of a real
+// scrape (an autoscaled pool, a dead backend and a 5xx included).
+TEST(Metrics, DashboardQueriesOnlyExposedMetrics) {
+  std::ifstream file(std::string(KEEL_SOURCE_DIR) + "/conf/prometheus/keel-dashboard.json");
+  ASSERT_TRUE(file) << "conf/prometheus/keel-dashboard.json missing";
+  const std::string json_text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  boost::system::error_code ec;
+  const auto dashboard = boost::json::parse(json_text, ec);
+  ASSERT_FALSE(ec) << "the dashboard is not valid JSON: " << ec.message();
+
+  std::vector<std::string> expressions;
+  const std::function<void(const boost::json::value&)> collect = [&](const boost::json::value& value) {
+    if (const auto* object = value.if_object()) {
+      for (const auto& [key, item] : *object) {
+        if (key == "expr" && item.is_string()) expressions.emplace_back(item.as_string());
+        collect(item);
+      }
+    } else if (const auto* array = value.if_array()) {
+      for (const auto& item : *array) collect(item);
+    }
+  };
+  collect(dashboard);
+  ASSERT_GE(expressions.size(), 10u);
+
+  TestBackend ok{"ok"};
+  TestBackend bad{"bad"};
+  const DeadPort dead;
+  bad.set_reply(Reply::text("oops", http::status::internal_server_error));
+  KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {ok.address(), bad.address(), dead.address()}}},
+                                 "  - name: scaled\n    backends: []\n    autoscale: { max_backends: 3 }\n" + kAdmin)};
+  TestClient client{keel.address()};
+  for (int i = 0; i < 6; ++i) client.get("/");
+  std::string text;
+  const std::string failures = "keel_upstream_connect_failures_total{pool=\"web\",backend=\"" + dead.address() + "\"}";
+  ASSERT_TRUE(wait_until(
+      [&] {
+        text = scrape(keel);
+        return value(text, failures).value_or(0) >= 1;
+      },
+      std::chrono::seconds(5)))
+      << text;
+
+  const std::regex metric_name(R"(\b((?:keel|process)_[a-z_]+))");
+  std::set<std::string> names;
+  for (const auto& expression : expressions)
+    for (std::sregex_iterator it(expression.begin(), expression.end(), metric_name), end; it != end; ++it)
+      names.insert(std::regex_replace((*it)[1].str(), std::regex("_bucket$"), ""));
+  for (const auto& name : names)
+    EXPECT_NE(text.find("# TYPE " + name + " "), std::string::npos) << "the dashboard queries " << name;
 }
 
 }  // namespace
