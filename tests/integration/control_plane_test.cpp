@@ -1,6 +1,7 @@
 // The control plane end to end: admin API changes, draining, health checks and
 // reloads reach the workers without losing a request.
 #include "tests/integration/keel_under_test.hpp"
+#include "tests/support/dead_port.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/load_loop.hpp"
 #include "tests/support/test_client.hpp"
@@ -224,14 +225,8 @@ TEST(HealthChecks, NewBackendGetsTrafficOnlyAfterPassingCheck) {
 
 TEST(PassiveChecks, FailingBackendIsEjectedThenReadmitted) {
   TestBackend live{"live"};
-  // A port that refuses connections: bound then closed.
-  std::string dead;
-  {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::address_v4::loopback(), 0});
-    dead = "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
-  }
-  std::string yaml = make_config({PoolSpec{.backends = {dead, live.address()}, .retries = 0}});
+  const DeadPort dead;
+  std::string yaml = make_config({PoolSpec{.backends = {dead.address(), live.address()}, .retries = 0}});
   yaml.insert(yaml.find("    backends:"), "    passive: { max_fails: 1, fail_timeout: 500ms }\n");
   KeelUnderTest keel{yaml};
   TestClient client{keel.address()};

@@ -1,6 +1,7 @@
 // GET /metrics end to end: requests counted by pool, backend and code, connect
 // failures, retries, the duration histogram, and promtool accepting the page.
 #include "tests/integration/keel_under_test.hpp"
+#include "tests/support/dead_port.hpp"
 #include "tests/support/keel_process.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/test_client.hpp"
@@ -28,23 +29,6 @@ namespace keel::test {
 namespace {
 
 const std::string kAdmin = "admin:\n  address: 127.0.0.1:0\n";
-
-// A 127.0.0.1 port that refuses connections: bound but never listening, and held
-// for the test's lifetime so no parallel test can take it and answer.
-class DeadPort {
- public:
-  DeadPort() : socket_(io_) {
-    socket_.open(boost::asio::ip::tcp::v4());
-    socket_.bind({boost::asio::ip::address_v4::loopback(), 0});
-    address_ = "127.0.0.1:" + std::to_string(socket_.local_endpoint().port());
-  }
-  const std::string& address() const { return address_; }
-
- private:
-  boost::asio::io_context io_;
-  boost::asio::ip::tcp::socket socket_;
-  std::string address_;
-};
 
 std::string scrape(KeelUnderTest& keel) {
   TestClient admin{keel.admin_address()};
