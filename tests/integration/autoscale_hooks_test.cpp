@@ -11,6 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <future>
@@ -149,14 +153,43 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// Lets the run blocked on `fifo` go on: opening the write end succeeds once that
+// run has the read end open (polled, bounded: the run is another process), and
+// the line written ends its `read`.
+bool release_run(control::CommandRunner& runner, const std::string& fifo) {
+  int fd = -1;
+  const bool opened = wait_until(
+      [&] {
+        runner.reap();  // starts the queued run once the previous one has ended
+        fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+        return fd >= 0;
+      },
+      5s);
+  if (!opened) return false;
+  const bool written = ::write(fd, "go\n", 3) == 3;
+  ::close(fd);
+  return written;
+}
+
 TEST(CommandRunner, RunsOneAtATimeWithTheLatestValuesQueued) {
   const std::string out = ::testing::TempDir() + "keel-command-" + std::to_string(::getpid());
   std::remove(out.c_str());
-  control::CommandRunner runner("sleep 0.3; echo \"$KEEL_POOL $KEEL_DESIRED\" >> " + out, "web");
+  // Run N waits at its own gate (a FIFO named after N), so the first is surely
+  // still running while the other values arrive. Run 2 has no gate: if it ran,
+  // it would not wait and "web 2" would show.
+  const std::string gate = out + ".gate.";
+  for (const char* n : {"1", "3"}) {
+    std::remove((gate + n).c_str());
+    ASSERT_EQ(::mkfifo((gate + n).c_str(), 0600), 0);
+  }
+  control::CommandRunner runner("read line < " + gate + "$KEEL_DESIRED; echo \"$KEEL_POOL $KEEL_DESIRED\" >> " + out,
+                                "web");
   runner.run({{"KEEL_POOL", "web"}, {"KEEL_DESIRED", "1"}});
   EXPECT_TRUE(runner.is_running());
   runner.run({{"KEEL_POOL", "web"}, {"KEEL_DESIRED", "2"}});  // folded into the next run...
   runner.run({{"KEEL_POOL", "web"}, {"KEEL_DESIRED", "3"}});  // ...which takes the latest
+  ASSERT_TRUE(release_run(runner, gate + "1"));
+  ASSERT_TRUE(release_run(runner, gate + "3"));
   ASSERT_TRUE(wait_until(
       [&] {
         runner.reap();
@@ -166,6 +199,7 @@ TEST(CommandRunner, RunsOneAtATimeWithTheLatestValuesQueued) {
       << read_file(out);
   EXPECT_EQ(read_file(out), "web 1\nweb 3\n");
   std::remove(out.c_str());
+  for (const char* n : {"1", "3"}) std::remove((gate + n).c_str());
 }
 
 TEST(CommandRunner, AFailingCommandIsReapedAndTheNextOneRuns) {
