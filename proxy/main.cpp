@@ -1,19 +1,15 @@
 // keel: reverse-proxy HTTP load balancer. Command line per INTERFACE.md.
 #include "proxy/config/config.hpp"
+#include "proxy/descriptor_budget.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/proxy.hpp"
+#include "proxy/signals.hpp"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-
-#include <sys/resource.h>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <csignal>
-#include <functional>
-#include <memory>
-#include <thread>
-#include <cstdio>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -25,15 +21,6 @@ constexpr std::string_view kUsage =
     "usage: keel [--config FILE]        run the proxy (default conf/keel.yaml)\n"
     "       keel --check-config FILE    validate FILE and exit 0, or print FILE:LINE:COL errors and exit 1\n"
     "       keel --version | --help\n";
-
-// Each client connection costs a descriptor, each upstream one another.
-void raise_file_limit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
 
 std::string to_string(const boost::asio::ip::tcp::endpoint& endpoint) {
   std::ostringstream text;
@@ -53,7 +40,11 @@ int run(const std::string& config_path) {
   const keel::config::Config config = *loaded.config;
 
   std::signal(SIGPIPE, SIG_IGN);
-  raise_file_limit();
+  // Until ProcessSignals handles them: a reload or logrotate signal that comes
+  // while keel starts must not kill it (their default action).
+  std::signal(SIGHUP, SIG_IGN);
+  std::signal(SIGUSR1, SIG_IGN);
+  keel::raise_descriptor_limit();
 
   std::unique_ptr<keel::Proxy> proxy;
   try {
@@ -62,43 +53,8 @@ int run(const std::string& config_path) {
     keel::log::error(error.what());
     return 1;
   }
-  // Registered before any thread starts, so that none takes these signals with
-  // their default (fatal) action.
-  boost::asio::signal_set stop_signals(proxy->control_context(), SIGTERM, SIGINT);
-  boost::asio::signal_set hangup(proxy->control_context(), SIGHUP);
-  boost::asio::signal_set reopen(proxy->control_context(), SIGUSR1);
-  stop_signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    keel::log::info(std::string("signal ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") +
-                    ": finishing in-flight requests, then exiting");
-    hangup.cancel();
-    reopen.cancel();
-    proxy->stop(config.timeouts.shutdown);
-  });
-  std::function<void(const boost::system::error_code&, int)> on_hangup =
-      [&](const boost::system::error_code& ec, int) {
-        if (ec) return;
-        keel::log::info("SIGHUP: reloading " + config_path);
-        proxy->reload();
-        hangup.async_wait(on_hangup);
-  // SIGUSR1, as nginx: reopen the access log after logrotate renamed it.
-  std::function<void(const boost::system::error_code&, int)> on_reopen =
-      [&](const boost::system::error_code& ec, int) {
-        if (ec) return;
-        proxy->reopen_logs();
-        reopen.async_wait(on_reopen);
-      };
-  reopen.async_wait(on_reopen);
-      };
-  hangup.async_wait(on_hangup);
-  // SIGUSR1, as nginx: reopen the access log after logrotate renamed it.
-  std::function<void(const boost::system::error_code&, int)> on_reopen =
-      [&](const boost::system::error_code& ec, int) {
-        if (ec) return;
-        proxy->reopen_logs();
-        reopen.async_wait(on_reopen);
-      };
-  reopen.async_wait(on_reopen);
+  // Before any thread starts (see ProcessSignals); destroyed before the proxy.
+  keel::ProcessSignals signals(*proxy, config_path);
 
   proxy->start();
   for (const auto& endpoint : proxy->endpoints())

@@ -2,6 +2,7 @@
 #include "tests/support/keel_process.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/load_loop.hpp"
+#include "tests/support/temp_config.hpp"
 #include "tests/support/test_client.hpp"
 #include "tests/support/wait.hpp"
 
@@ -15,22 +16,6 @@
 
 namespace keel::test {
 namespace {
-
-// A config file in the test's temp dir, removed by the destructor.
-class TempConfig {
- public:
-  explicit TempConfig(const std::string& yaml)
-      : path_(::testing::TempDir() + "keel-" + std::to_string(::getpid()) + "-" +
-              std::to_string(counter_++) + ".yaml") {
-    std::ofstream(path_) << yaml;
-  }
-  ~TempConfig() { std::remove(path_.c_str()); }
-  const std::string& path() const { return path_; }
-
- private:
-  static inline int counter_ = 0;
-  std::string path_;
-};
 
 std::string config_for(const std::string& backend, const std::string& extra = {}) {
   return "workers: 2\nlisteners:\n  - address: 127.0.0.1:0\npools:\n  - name: web\n    backends:\n"
