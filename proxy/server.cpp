@@ -1,6 +1,8 @@
 #include "proxy/server.hpp"
 
+#include "proxy/descriptor_budget.hpp"
 #include "proxy/log/access_log.hpp"
+#include "proxy/log/log.hpp"
 #include "proxy/tls/server_context.hpp"
 
 #include <boost/asio/detail/socket_option.hpp>
@@ -16,6 +18,14 @@ using tcp = asio::ip::tcp;
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 namespace {
+[[noreturn]] void refuse(const std::string& text, const boost::system::error_code& ec) {
+  if (ec == asio::error::address_in_use)
+    throw std::runtime_error("cannot listen on " + text +
+                             ": address in use (another process listens on it; 'reuse_port: true' on "
+                             "the listener shares it with processes that ask for it too)");
+  throw std::runtime_error("cannot listen on " + text + ": " + ec.message());
+}
+
 tcp::acceptor bind_acceptor(asio::io_context& io, const tcp::endpoint& endpoint, const std::string& text) {
   tcp::acceptor acceptor(io);
   boost::system::error_code ec;
@@ -24,8 +34,27 @@ tcp::acceptor bind_acceptor(asio::io_context& io, const tcp::endpoint& endpoint,
   if (!ec) acceptor.set_option(reuse_port(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + text + ": " + ec.message());
+  if (ec) refuse(text, ec);
   return acceptor;
+}
+
+// The workers' acceptors share their address through SO_REUSEPORT, which would
+// also let them join a socket another process (another keel) listens on, and
+// silently take a share of its traffic. A first bind without SO_REUSEPORT fails
+// in that case; it is closed before the workers bind, so they alone hold the
+// address. Port 0 needs no probe: the kernel never hands out a port another
+// socket listens on (and a probe's port could be taken before the workers bind).
+tcp::endpoint claim_address(asio::io_context& io, const config::Listener& listener) {
+  if (listener.reuse_port || listener.address.endpoint.port() == 0) return listener.address.endpoint;
+  tcp::acceptor probe(io);
+  boost::system::error_code ec;
+  probe.open(listener.address.endpoint.protocol(), ec);
+  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);  // TIME_WAIT leftovers do not count
+  if (!ec) probe.bind(listener.address.endpoint, ec);
+  tcp::endpoint claimed;
+  if (!ec) claimed = probe.local_endpoint(ec);
+  if (ec) refuse(listener.address.text, ec);
+  return claimed;
 }
 
 // One acceptor per worker on the same address. Port 0: the first bind picks the
@@ -33,7 +62,7 @@ tcp::acceptor bind_acceptor(asio::io_context& io, const tcp::endpoint& endpoint,
 std::vector<tcp::acceptor> bind_for_workers(std::vector<std::unique_ptr<worker::Worker>>& workers,
                                             const config::Listener& listener, tcp::endpoint& bound) {
   std::vector<tcp::acceptor> acceptors;
-  tcp::endpoint endpoint = listener.address.endpoint;
+  tcp::endpoint endpoint = claim_address(workers.front()->context(), listener);
   for (auto& worker : workers) {
     acceptors.push_back(bind_acceptor(worker->context(), endpoint, listener.address.text));
     endpoint = acceptors.back().local_endpoint();
@@ -44,6 +73,9 @@ std::vector<tcp::acceptor> bind_for_workers(std::vector<std::unique_ptr<worker::
 }  // namespace
 
 Server::Server(const config::Config& config) {
+  const auto budget = descriptor_budget(descriptor_limit(), config);
+  shared_.client_capacity = budget.max_clients;
+  if (const auto warning = descriptor_warning(budget, config.limits.max_connections)) log::warn(*warning);
   if (config.access_log) {
     if (!metrics::kCounting)
       throw std::runtime_error("access_log needs request accounting, compiled out of this build (KEEL_METRICS=OFF)");

@@ -63,6 +63,8 @@ class Server {
   std::size_t client_connections() const {
     return shared_.client_connections.load(std::memory_order_relaxed);
   }
+  // How many client connections the file-descriptor limit has room for.
+  std::size_t client_capacity() const { return shared_.client_capacity; }
   // Keep-alive clients idle long enough to be parked (no coroutine, no buffer).
   std::size_t parked_clients() const { return shared_.parked_clients.load(std::memory_order_relaxed); }
 

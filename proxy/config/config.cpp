@@ -78,7 +78,7 @@ void Loader::load_listeners(const Value& value) {
   if (!items) return;
   std::vector<std::string> paths;  // of the entries of config_.listeners, for messages
   for (const Value& item : *items) {
-    const auto fields = mapping(item, Keys{.known = {"address", "tls"}});
+    const auto fields = mapping(item, Keys{.known = {"address", "tls", "reuse_port"}});
     if (!fields) continue;
     const Value* tls_field = fields->find("tls");
     const auto tls = tls_field ? load_listener_tls(*tls_field) : std::nullopt;
@@ -96,7 +96,10 @@ void Loader::load_listeners(const Value& value) {
                              paths[static_cast<std::size_t>(same - config_.listeners.begin())]);
       continue;
     }
-    config_.listeners.push_back(Listener{std::move(*parsed), tls});
+    bool reuse_port = false;
+    if (const Value* share = fields->find("reuse_port"))
+      if (const auto on = choice<bool>(*share, {{"true", true}, {"false", false}})) reuse_port = *on;
+    config_.listeners.push_back(Listener{std::move(*parsed), tls, reuse_port});
     paths.push_back(item.path);
   }
 }

@@ -37,6 +37,10 @@ struct ListenerTls {
 struct Listener {
   Address address;
   std::optional<ListenerTls> tls;  // unset: plain HTTP
+  // Share the address with other processes that also ask for it (SO_REUSEPORT
+  // across processes, e.g. two keels during an upgrade). Off: an address
+  // another process already listens on is an error at start.
+  bool reuse_port = false;
 
   const char* scheme() const { return tls ? "https" : "http"; }
 };

@@ -7,6 +7,7 @@
 #include "proxy/metrics/process_metrics.hpp"
 #include "proxy/server.hpp"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <string>
@@ -173,8 +174,11 @@ std::string ControlPlane::metrics_text() const {
 
   out.family("keel_client_connections", "gauge", "Open client connections.");
   out.sample("keel_client_connections", {}, static_cast<std::uint64_t>(server_.client_connections()));
-  out.family("keel_max_client_connections", "gauge", "limits.max_connections: past it new clients are refused.");
-  out.sample("keel_max_client_connections", {}, static_cast<std::uint64_t>(config_.limits.max_connections));
+  out.family("keel_max_client_connections", "gauge",
+             "limits.max_connections, lowered to what the file descriptor limit has room for: past it new "
+             "clients are refused.");
+  out.sample("keel_max_client_connections", {},
+             static_cast<std::uint64_t>(std::min(config_.limits.max_connections, server_.client_capacity())));
   out.family("keel_accepted_connections_total", "counter", "Client connections accepted.");
   out.sample("keel_accepted_connections_total", {}, accepted);
   out.family("keel_refused_connections_total", "counter",

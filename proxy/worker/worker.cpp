@@ -3,6 +3,7 @@
 #include "proxy/log/log.hpp"
 #include "proxy/worker/client_connection.hpp"
 
+#include <algorithm>
 #include <string>
 
 namespace keel::worker {
@@ -15,6 +16,7 @@ void (*worker_thread_hook)() = nullptr;
 // Deadlines are enforced at this granularity (see DeadlineList).
 constexpr auto kTickInterval = std::chrono::milliseconds(100);
 constexpr std::uint64_t kTicksPerTrim = 10;
+constexpr auto kAcceptWarningInterval = std::chrono::seconds(10);
 // A keep-alive client silent for 100-200 ms is parked: busy clients keep their
 // coroutine (cheaper per request), idle ones shed it (cheaper to hold).
 constexpr std::uint64_t kTicksBeforePark = 2;  // unused exchange buffers are trimmed once a second
@@ -97,12 +99,11 @@ void Worker::accept_next(Acceptor& acceptor) {
   acceptor.acceptor.async_accept(acceptor.peer, [this, &acceptor](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || shutting_down_) return;
     if (ec) {
-      log::warn("worker " + std::to_string(index_) + ": accept failed: " + ec.message() +
-                "; retrying shortly");
-      acceptor.paused = true;
+      warn_accept_failed(ec);
+      acceptor.paused = true;  // the tick resumes it
       return;
     }
-    const std::size_t limit = snapshot_->limits.max_connections;
+    const std::size_t limit = std::min(snapshot_->limits.max_connections, shared_.client_capacity);
     metrics::bump(counters_.accepted_connections);
     if (shared_.client_connections.fetch_add(1, std::memory_order_relaxed) >= limit) {
       shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -115,6 +116,19 @@ void Worker::accept_next(Acceptor& acceptor) {
     }
     accept_next(acceptor);
   });
+}
+
+// Out of descriptors, the same failure repeats every tick: one line per
+// interval, with how many were not logged.
+void Worker::warn_accept_failed(const boost::system::error_code& ec) {
+  ++accept_failures_;
+  const auto now = Clock::now();
+  if (now < next_accept_warning_) return;
+  next_accept_warning_ = now + kAcceptWarningInterval;
+  std::string line = "worker " + std::to_string(index_) + ": accept failed: " + ec.message() + "; retrying shortly";
+  if (accept_failures_ > 1) line += " (" + std::to_string(accept_failures_ - 1) + " more since the last report)";
+  log::warn(line);
+  accept_failures_ = 0;
 }
 
 void Worker::tick() {
@@ -140,6 +154,9 @@ void Worker::tick() {
       accept_next(*acceptor);
     }
   }
+  // maybe_finish_shutdown() cancelled the timer, but this tick may have been
+  // queued already: re-arming it would keep the loop alive until the grace ends.
+  if (shutdown_finished_) return;
   tick_timer_->expires_after(kTickInterval);
   tick_armed_ = true;
   tick_timer_->async_wait([this](boost::system::error_code ec) {
@@ -198,6 +215,7 @@ void Worker::maybe_finish_shutdown() {
   // Nothing in flight: close parked upstream connections and the tick, and the
   // loop runs out of work.
   for (auto& pool : pools_) pool->reconcile(empty_pool(pool->name()));
+  shutdown_finished_ = true;
   if (tick_timer_) tick_timer_->cancel();
 }
 

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -36,6 +37,9 @@ extern void (*worker_thread_hook)();
 struct SharedState {
   std::atomic<std::size_t> client_connections{0};
   std::atomic<std::size_t> parked_clients{0};  // written when a client parks or wakes, not per request
+  // What the file-descriptor limit has room for (see DescriptorBudget); set
+  // before the workers start, read-only afterwards.
+  std::size_t client_capacity = SIZE_MAX;
 };
 
 using ClientHook =
@@ -121,6 +125,7 @@ class Worker {
  private:
   struct Acceptor;
   void accept_next(Acceptor& acceptor);
+  void warn_accept_failed(const boost::system::error_code& ec);
   void tick();
   void maybe_finish_shutdown();
 
@@ -146,6 +151,9 @@ class Worker {
       idle_clients_;  // oldest first
   std::size_t client_count_ = 0;
   bool shutting_down_ = false;
+  bool shutdown_finished_ = false;  // nothing left in flight: the tick stops for good
+  std::uint64_t accept_failures_ = 0;  // since the last warning
+  Clock::time_point next_accept_warning_{};
   Clock::time_point shutdown_deadline_{};
   std::function<void(std::size_t, std::uint64_t)> install_listener_;
 };
