@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Load and bookkeeping for bench/chaos.sh (Python 3 standard library only).
 
-  chaos_load.py load URL SECONDS OUT.json [--keepalive N] [--fresh N] [--procs N]
+  chaos_load.py load URL SECONDS OUT.json [--keepalive N] [--fresh N] [--procs N] [--tag T]
       Closed-loop HTTP/1.1 clients against URL for SECONDS: N keep-alive clients and N
       clients that open a fresh connection per request (Connection: close), spread
-      over --procs processes. Every request has its own target (/chaos/<client>/<n>),
+      over --procs processes. Every request has its own target (/chaos/<T><client>/<n>),
       so keel's access log says which backend served it. Each answer is checked: a 200
       must be keel-echo's description of this very request (its "target"). Writes
       counts by outcome, by backend id, latencies and every failure (target, kind,
@@ -201,13 +201,13 @@ def close_quietly(sock):
     return None
 
 
-def load_process(index, host, port, seconds, keepalive, fresh, queue):
+def load_process(tag, index, host, port, seconds, keepalive, fresh, queue):
     stats = Stats()
     lock = threading.Lock()
     deadline = time.time() + seconds
-    threads = [threading.Thread(target=client, args=("k%d-%d" % (index, i), host, port, True, deadline, stats, lock))
+    threads = [threading.Thread(target=client, args=("%sk%d-%d" % (tag, index, i), host, port, True, deadline, stats, lock))
                for i in range(keepalive)]
-    threads += [threading.Thread(target=client, args=("f%d-%d" % (index, i), host, port, False, deadline, stats, lock))
+    threads += [threading.Thread(target=client, args=("%sf%d-%d" % (tag, index, i), host, port, False, deadline, stats, lock))
                 for i in range(fresh)]
     for thread in threads:
         thread.start()
@@ -226,13 +226,14 @@ def run_load(args):
     keepalive = int(options.get("--keepalive", 16))
     fresh = int(options.get("--fresh", 8))
     procs = max(1, int(options.get("--procs", 2)))
+    tag = options.get("--tag", "")  # keeps targets unique across the runs of one keel
     parsed = urlsplit(url)
     queue = multiprocessing.Queue()
     # SIGTERM (chaos.sh's cleanup) exits through Python, which terminates daemonic children.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     started = time.time()
     workers = [multiprocessing.Process(target=load_process,
-                                       args=(i, parsed.hostname, parsed.port, seconds,
+                                       args=(tag, i, parsed.hostname, parsed.port, seconds,
                                              split(keepalive, procs, i), split(fresh, procs, i), queue),
                                        daemon=True)
                for i in range(procs)]
@@ -295,12 +296,16 @@ def run_report(args):
     log = read_access_logs(args[2:], {f["target"] for f in failures})
     explained, unexplained = [], []
     for failure in failures:
-        # In flight on a killed backend: keel's access log names the killed backend for
-        # this request, the client sent it before the backend's process was seen gone and
-        # got its failure after the kill signal was sent.
+        # In flight on a killed backend: the request had reached the backend (keel's 502
+        # says the backend closed the connection, or the response broke off), keel's
+        # access log names the killed backend for it, the client sent it before the
+        # backend's process was seen gone and got its failure after the kill signal.
+        # A backend found dead ("backend unreachable") is never excused: retries are for it.
         entry = log.get(failure["target"])
         backend = entry.get("backend") if entry else None
-        killed = [k for k in kills if k[2] == backend and k[1] is not None and
+        reached = (failure["kind"] == "http_502" and "backend closed the connection" in failure["detail"]) or \
+            failure["kind"] in ("closed", "reset", "read_error")
+        killed = [k for k in kills if reached and k[2] == backend and k[1] is not None and
                   failure["sent"] <= k[1] and failure["failed"] >= k[0]]
         failure["backend"] = backend or ""
         failure["access_log_status"] = entry.get("status") if entry else None
@@ -323,9 +328,10 @@ def run_report(args):
           "failures in flight on a killed backend: %d" %
           (len(kills), deaths[len(deaths) // 2] if deaths else 0, deaths[-1] if deaths else 0, len(explained)))
     for failure in explained:
-        print("  in flight on killed %s: %s %s, sent %+.0f ms after the kill signal, process gone after %.0f ms (%s)"
-              % (failure["backend"], failure["kind"], failure["target"], failure["after_kill_ms"],
-                 failure["death_ms"], failure["detail"]))
+        offset = failure["after_kill_ms"]
+        print("  in flight on killed %s: %s %s, sent %.0f ms %s the kill signal, process gone %.0f ms after it (%s)"
+              % (failure["backend"], failure["kind"], failure["target"], abs(offset),
+                 "after" if offset >= 0 else "before", failure["death_ms"], failure["detail"]))
     print("unexplained failures: %d" % (len(unexplained) + lost))
     for failure in unexplained[:50]:
         print("  %s %s sent %.3f failed %.3f backend %r access-log status %s: %s" % (
