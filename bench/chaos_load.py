@@ -5,15 +5,17 @@
       Closed-loop HTTP/1.1 clients against URL for SECONDS: N keep-alive clients and N
       clients that open a fresh connection per request (Connection: close), spread
       over --procs processes. Every request has its own target (/chaos/<T><client>/<n>),
-      so keel's access log says which backend served it. Each answer is checked: a 200
-      must be keel-echo's description of this very request (its "target"). Writes
+      so keel's access log says which backend served it; every fourth request is a POST
+      of 1000 bytes. Each answer is checked: a 200 must be keel-echo's description of
+      this very request (its "target", and the whole upload's "body_length"). Writes
       counts by outcome, by backend id, latencies and every failure (target, kind,
       send and failure times) to OUT.json.
 
-  chaos_load.py report OUT.json EVENTS ACCESS_LOG... 
-      Classifies the failures of a load run against the kill times in EVENTS (lines
-      "<unix time> kill <address>") and keel's JSON access log, prints the summary and
-      exits 1 if any failure is not explained by a kill (see README, "Chaos soak").
+  chaos_load.py report OUT.json EVENTS ACCESS_LOG...
+      Classifies the failures of a load run against the kills in EVENTS (lines
+      "<unix time> kill <address>", then "<unix time> dead <address>" once the process
+      was seen gone) and keel's JSON access logs, prints the summary and exits 1 if
+      any failure is not explained by a kill (see README, "Chaos soak").
 
   chaos_load.py flapper PORT_FILE PERIOD_MS
       A backend for the pool whose /healthz alternates between 200 and 503 every
@@ -32,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 CLIENT_TIMEOUT = 15.0  # seconds; above keel's upstream_header in chaos.sh, so a 504 shows as 504
+UPLOAD = b"u" * 1000
 MAX_KEPT_FAILURES = 2000  # per process; counts stay exact beyond it
 
 
@@ -133,8 +136,12 @@ def client(name, host, port, keep_alive, deadline, stats, lock):
     while time.time() < deadline:
         n += 1
         target = "/chaos/%s/%d" % (name, n)
-        request = ("GET %s HTTP/1.1\r\nHost: chaos.test\r\n%s\r\n" %
-                   (target, "" if keep_alive else "Connection: close\r\n")).encode()
+        post = n % 4 == 0  # every fourth request uploads a body
+        request = ("%s %s HTTP/1.1\r\nHost: chaos.test\r\n%s%s\r\n" %
+                   ("POST" if post else "GET", target, "" if keep_alive else "Connection: close\r\n",
+                    "Content-Length: %d\r\n" % len(UPLOAD) if post else "")).encode()
+        if post:
+            request += UPLOAD
         sent = time.time()
         local.requests += 1
         stage = "connect"
@@ -153,6 +160,8 @@ def client(name, host, port, keep_alive, deadline, stats, lock):
             if status == 200:
                 if b'"target":"' + target.encode() + b'"' not in body:
                     raise BadResponse("200 for another request: " + body[:120].decode("latin-1"))
+                if post and b'"body_length":%d' % len(UPLOAD) not in body:
+                    raise BadResponse("upload not relayed whole: " + body[-60:].decode("latin-1"))
                 local.ok += 1
                 bid = backend_id(body)
                 local.backends[bid] = local.backends.get(bid, 0) + 1
@@ -352,7 +361,15 @@ class FlapHandler(BaseHTTPRequestHandler):
             healthy = int((time.time() - self.started) / self.period) % 2 == 0
             self.answer(200 if healthy else 503, b"ok" if healthy else b"maintenance")
             return
-        body = json.dumps({"id": "flapper", "method": "GET", "target": self.path}, separators=(",", ":")).encode()
+        self.describe(0)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        self.describe(len(self.rfile.read(length)))
+
+    def describe(self, body_length):
+        body = json.dumps({"id": "flapper", "method": self.command, "target": self.path, "body_length": body_length},
+                          separators=(",", ":")).encode()
         self.answer(200, body)
 
     def answer(self, status, body):
