@@ -113,11 +113,11 @@ class Stats:
         self.failures = []
         self.latencies = []  # ms, sampled
 
-    def fail(self, kind, target, sent, detail):
+    def fail(self, kind, method, target, sent, detail):
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
         if len(self.failures) < MAX_KEPT_FAILURES:
-            self.failures.append({"kind": kind, "target": target, "sent": sent, "failed": time.time(),
-                                  "detail": detail[:200].strip()})
+            self.failures.append({"kind": kind, "method": method, "target": target, "sent": sent,
+                                  "failed": time.time(), "detail": detail[:200].strip()})
 
 
 def backend_id(body):
@@ -137,8 +137,9 @@ def client(name, host, port, keep_alive, deadline, stats, lock):
         n += 1
         target = "/chaos/%s/%d" % (name, n)
         post = n % 4 == 0  # every fourth request uploads a body
+        method = "POST" if post else "GET"
         request = ("%s %s HTTP/1.1\r\nHost: chaos.test\r\n%s%s\r\n" %
-                   ("POST" if post else "GET", target, "" if keep_alive else "Connection: close\r\n",
+                   (method, target, "" if keep_alive else "Connection: close\r\n",
                     "Content-Length: %d\r\n" % len(UPLOAD) if post else "")).encode()
         if post:
             request += UPLOAD
@@ -169,25 +170,25 @@ def client(name, host, port, keep_alive, deadline, stats, lock):
                     local.latencies.append((time.time() - sent) * 1000.0)
             else:
                 kind = "http_%d" % status if status in (502, 503, 504) else "http_other"
-                local.fail(kind, target, sent, body[:100].decode("latin-1"))
+                local.fail(kind, method, target, sent, body[:100].decode("latin-1"))
             if not (keep_alive and server_keeps):
                 sock.close()
                 sock = None
         except BadResponse as error:
-            local.fail("bad_response", target, sent, str(error))
+            local.fail("bad_response", method, target, sent, str(error))
             sock = close_quietly(sock)
         except Closed as error:
             kind = "closed_reused" if stage == "read" and reused and "before" in str(error) else "closed"
-            local.fail(kind, target, sent, str(error))
+            local.fail(kind, method, target, sent, str(error))
             sock = close_quietly(sock)
         except socket.timeout:
-            local.fail("timeout", target, sent, "no answer in %gs (%s)" % (CLIENT_TIMEOUT, stage))
+            local.fail("timeout", method, target, sent, "no answer in %gs (%s)" % (CLIENT_TIMEOUT, stage))
             sock = close_quietly(sock)
         except (ConnectionResetError, BrokenPipeError) as error:
-            local.fail("connect" if stage == "connect" else "reset", target, sent, "%s: %s" % (stage, error))
+            local.fail("connect" if stage == "connect" else "reset", method, target, sent, "%s: %s" % (stage, error))
             sock = close_quietly(sock)
         except OSError as error:
-            local.fail("connect" if stage == "connect" else "read_error", target, sent, "%s: %s" % (stage, error))
+            local.fail("connect" if stage == "connect" else "read_error", method, target, sent, "%s: %s" % (stage, error))
             sock = close_quietly(sock)
     close_quietly(sock)
     with lock:
@@ -334,17 +335,18 @@ def run_report(args):
     print("failures by kind: " + (", ".join("%s %d" % item for item in sorted(load["kinds"].items())) or "none"))
     deaths = sorted((k[1] - k[0]) * 1000.0 for k in kills if k[1] is not None)
     print("backend kills: %d (kill signal to process gone: median %.0f ms, max %.0f ms); "
-          "failures in flight on a killed backend: %d" %
-          (len(kills), deaths[len(deaths) // 2] if deaths else 0, deaths[-1] if deaths else 0, len(explained)))
+          "failures in flight on a killed backend: %d (%d POST, %d GET)" %
+          (len(kills), deaths[len(deaths) // 2] if deaths else 0, deaths[-1] if deaths else 0, len(explained),
+           sum(f["method"] == "POST" for f in explained), sum(f["method"] == "GET" for f in explained)))
     for failure in explained:
         offset = failure["after_kill_ms"]
-        print("  in flight on killed %s: %s %s, sent %.0f ms %s the kill signal, process gone %.0f ms after it (%s)"
-              % (failure["backend"], failure["kind"], failure["target"], abs(offset),
+        print("  in flight on killed %s: %s %s %s, sent %.0f ms %s the kill signal, process gone %.0f ms after it (%s)"
+              % (failure["backend"], failure["kind"], failure["method"], failure["target"], abs(offset),
                  "after" if offset >= 0 else "before", failure["death_ms"], failure["detail"]))
     print("unexplained failures: %d" % (len(unexplained) + lost))
     for failure in unexplained[:50]:
-        print("  %s %s sent %.3f failed %.3f backend %r access-log status %s: %s" % (
-            failure["kind"], failure["target"], failure["sent"], failure["failed"], failure["backend"],
+        print("  %s %s %s sent %.3f failed %.3f backend %r access-log status %s: %s" % (
+            failure["kind"], failure["method"], failure["target"], failure["sent"], failure["failed"], failure["backend"],
             failure["access_log_status"], failure["detail"]))
     if not kept_all:
         print("  (%d failures beyond the %d kept per process)" % (lost, MAX_KEPT_FAILURES))
