@@ -15,6 +15,7 @@
 # Needs build/keel, build/keel-echo (Release build), python3 and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export LC_ALL=C  # $EPOCHREALTIME with a decimal point, whatever the user's locale
 
 duration=60 keepalive=16 fresh=8 keep=0
 for arg in "$@"; do
