@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Pool churn under load: wrk at full load through keel while the admin API adds,
-# drains and removes backends every 200 ms. Prints wrk's summary; a clean run has
-# no "Non-2xx" and no "Socket errors" line. Everything runs on 127.0.0.1 and stops
-# by itself.
+# drains and removes backends every ~120 ms. Prints wrk's summary and exits 1 if any
+# answer was not 2xx, a socket error happened, wrk did not run, or keel died; a
+# clean run exits 0. Everything runs on 127.0.0.1 and stops by itself.
 # Usage: bench/churn.sh [SECONDS] (default 20); needs build/keel, build/keel-echo, wrk, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,3 +60,19 @@ wait "$wrk_pid"
 cat "$work/wrk.txt"
 echo "admin changes applied during the run: $changes"
 curl -s http://127.0.0.1:18901/api/v1/pools/web; echo
+
+# wrk prints these lines only when something went wrong.
+failed=0
+if ! grep -q "Requests/sec" "$work/wrk.txt"; then
+  echo "FAIL: wrk did not complete a run" >&2; failed=1
+fi
+if grep -q "Non-2xx or 3xx responses" "$work/wrk.txt"; then
+  echo "FAIL: $(grep "Non-2xx or 3xx responses" "$work/wrk.txt" | tr -s ' ')" >&2; failed=1
+fi
+if grep -q "Socket errors" "$work/wrk.txt"; then
+  echo "FAIL: $(grep "Socket errors" "$work/wrk.txt" | tr -s ' ')" >&2; failed=1
+fi
+if ! kill -0 "${pids[-1]}" 2>/dev/null; then
+  echo "FAIL: keel is no longer running; its stderr:" >&2; cat "$work/keel.err" >&2; failed=1
+fi
+exit "$failed"

@@ -13,8 +13,10 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -112,9 +114,22 @@ TEST(AccessLog, ReopensAfterRenameForLogrotate) {
 
 TEST(AccessLog, UnwritablePathStopsStartWithTheReason) {
   TestBackend backend;
-  EXPECT_THROW(KeelUnderTest(single_pool_config({backend.address()},
-                                                access_log("/nonexistent-dir/access.log", "json"))),
-               std::runtime_error);
+  const std::string path = "/nonexistent-dir/access.log";
+  const std::string yaml = single_pool_config({backend.address()}, access_log(path, "json"));
+  const std::string reason = std::string("cannot open access_log ") + path + ": " + std::strerror(ENOENT);
+  try {
+    KeelUnderTest keel{yaml};
+    ADD_FAILURE() << "keel started although it cannot open " << path;
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find(reason), std::string::npos) << error.what();
+  }
+  // What the operator sees: keel exits 1 and says why on stderr.
+  TempPath config(".yaml");
+  std::ofstream(config.path()) << yaml;
+  ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+  EXPECT_EQ(keel.wait_exit(), 1);
+  EXPECT_NE(keel.output(ChildProcess::Output::err).find(reason), std::string::npos)
+      << keel.output(ChildProcess::Output::err);
 }
 
 TEST(AccessLog, Sigusr1ReopensTheFile) {

@@ -126,24 +126,33 @@ TEST(WebhookSender, AnUnansweredPostTimesOutAndIsRetried) {
   EXPECT_FALSE(hook.next_request(500ms));
 }
 
-TEST(WebhookSender, AnUnreachableWebhookDoesNotBlockTheControlThread) {
-  std::uint16_t port = 0;
-  {
-    TestBackend closed{"closed"};
-    port = closed.port();
-  }  // nothing listens there any more
-  TestBackend stand_in{"stand-in"};
-  auto target = webhook_to(stand_in);
-  target.address.endpoint.port(port);
+TEST(WebhookSender, AWebhookThatNeverAnswersDoesNotBlockTheControlThread) {
+  TestBackend hook{"hook"};
+  hook.set_reply(Reply::text("ok").held());  // reads the POST, answers only at release()
   ControlThread control;
-  control.run([&] {
-    control.sender = std::make_unique<control::WebhookSender>(control.io(), target, "web");
+  // send() runs on the control thread. If it waited for the answer, it could not
+  // return before release() below; the attempt timeout is far away, so it would
+  // not end that way either.
+  std::promise<void> returned;
+  auto sent = returned.get_future();
+  boost::asio::post(control.io(), [&] {
+    control.sender = std::make_unique<control::WebhookSender>(control.io(), webhook_to(hook), "web",
+                                                               control::WebhookPolicy{.attempt_timeout = 60s});
     control.sender->send("body");
+    returned.set_value();
   });
-  // The control thread stays responsive while the sender retries.
-  const auto started = std::chrono::steady_clock::now();
-  control.run([] {});
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 100ms);
+  ASSERT_TRUE(hook.next_request()) << "the POST never arrived";
+  const bool send_returned = sent.wait_for(kDefaultDeadline) == std::future_status::ready;
+  // While the POST waits for its answer, other work still runs on the control thread.
+  std::promise<void> ran;
+  auto other_work = ran.get_future();
+  boost::asio::post(control.io(), [&] { ran.set_value(); });
+  const bool responsive = other_work.wait_for(kDefaultDeadline) == std::future_status::ready;
+  hook.release();  // the POST is answered now, so even a blocked send() returns and the test ends
+  EXPECT_TRUE(send_returned) << "send() blocked while the webhook had not answered";
+  EXPECT_TRUE(responsive) << "the control thread was busy while the webhook had not answered";
+  sent.wait();
+  other_work.wait();
 }
 
 std::string read_file(const std::string& path) {

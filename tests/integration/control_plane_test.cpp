@@ -165,8 +165,15 @@ TEST(AdminApi, TokenIsRequired) {
 TEST(HealthChecks, FailingBackendLosesTrafficAndGetsItBack) {
   TestBackend sick{"sick"}, well{"well"};
   std::atomic<bool> failing{false};
+  std::atomic<int> failed_probes{0};
+  std::atomic<int> proxied{0};  // requests other than health checks
   sick.set_handler([&](const RecordedRequest& request) {
-    if (request.target == "/healthz") return failing ? Reply::text("no", http::status::internal_server_error) : Reply::text("ok");
+    if (request.target == "/healthz") {
+      if (!failing) return Reply::text("ok");
+      ++failed_probes;
+      return Reply::text("no", http::status::internal_server_error);
+    }
+    ++proxied;
     return Reply::text("ok from sick");
   });
   const std::string checks =
@@ -182,13 +189,15 @@ TEST(HealthChecks, FailingBackendLosesTrafficAndGetsItBack) {
   const auto failed_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(wait_until([&] { return field(find_backend(backends_of(admin, "web"), sick.address()), "health") == "unhealthy"; },
                          std::chrono::seconds(5)));
-  // interval × unhealthy_threshold + interval, plus jitter and scheduling slack.
-  EXPECT_LT(std::chrono::steady_clock::now() - failed_at, std::chrono::milliseconds(600 + 400));
+  EXPECT_GE(failed_probes, 2) << "unhealthy only after unhealthy_threshold failed checks";
+  // About interval × unhealthy_threshold (400 ms); the bound only shows the configured
+  // interval is used, not the default 2 s (which would take 3.6 s at least).
+  EXPECT_LT(std::chrono::steady_clock::now() - failed_at, std::chrono::seconds(3));
   ASSERT_TRUE(keel.control().wait_installed(keel.control().published_version(), std::chrono::seconds(5)));
-  const auto before = sick.request_count();
+  const int before = proxied;
   TestClient client{keel.address()};
   for (int i = 0; i < 10; ++i) EXPECT_EQ(client.get("/").body(), "ok from well");
-  EXPECT_EQ(sick.request_count(), before + 0) << "only health checks may reach it";
+  EXPECT_EQ(proxied, before) << "only health checks may reach it";
 
   failing = false;
   ASSERT_TRUE(wait_until([&] { return field(find_backend(backends_of(admin, "web"), sick.address()), "health") == "healthy"; },
@@ -261,12 +270,8 @@ TEST(Reload, AppliesNewPoolsAndKeepsOldOnBrokenConfig) {
 
 TEST(Reload, OpensAddedListenerAndClosesRemovedOne) {
   TestBackend a{"a"};
-  std::string port;
-  {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor probe(io, {boost::asio::ip::address_v4::loopback(), 0});
-    port = std::to_string(probe.local_endpoint().port());
-  }
+  const DeadPort reserved;  // the second listener's port, held so no parallel test takes it
+  const std::string port = std::to_string(reserved.port());
   const std::string path = ::testing::TempDir() + "keel-listeners-" + std::to_string(::getpid()) + ".yaml";
   const std::string base = single_pool_config({a.address()});
   std::ofstream(path) << base;
@@ -281,8 +286,9 @@ TEST(Reload, OpensAddedListenerAndClosesRemovedOne) {
   std::ofstream(path) << base;  // the second listener goes again
   ASSERT_TRUE(keel.proxy().reload_and_wait().empty());
   ASSERT_TRUE(keel.control().wait_installed(keel.control().published_version(), std::chrono::seconds(5)));
-  EXPECT_TRUE(wait_until([&] { return TestClient{"127.0.0.1:" + port}.connect_error().failed(); },
-                         std::chrono::seconds(5)));
+  EXPECT_TRUE(wait_until(
+      [&] { return TestClient{"127.0.0.1:" + port}.connect_error() == boost::asio::error::connection_refused; },
+      std::chrono::seconds(5)));
   std::remove(path.c_str());
 }
 

@@ -1,31 +1,15 @@
 // Dead, broken and slow backends: 502, 503, 504, failover, and a backend that
 // dies mid-body neither hangs the client nor the worker.
 #include "tests/integration/keel_under_test.hpp"
+#include "tests/support/dead_port.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/test_client.hpp"
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include "tests/support/wait.hpp"
 
 #include <gtest/gtest.h>
 
 namespace keel::test {
 namespace {
-
-// `count` distinct 127.0.0.1 ports with nothing listening: all bound at once (so
-// they differ), then closed.
-std::vector<std::string> closed_port_addresses(std::size_t count) {
-  boost::asio::io_context io;
-  std::vector<boost::asio::ip::tcp::acceptor> acceptors;
-  std::vector<std::string> addresses;
-  for (std::size_t i = 0; i < count; ++i) {
-    acceptors.emplace_back(io, boost::asio::ip::tcp::endpoint{boost::asio::ip::address_v4::loopback(), 0});
-    addresses.push_back("127.0.0.1:" + std::to_string(acceptors.back().local_endpoint().port()));
-  }
-  return addresses;
-}
-
-std::string closed_port_address() { return closed_port_addresses(1).front(); }
 
 TEST(Failures, GarbageFromBackendIs502) {
   TestBackend backend;
@@ -46,7 +30,8 @@ TEST(Failures, BackendClosingWithoutAnswerIs502) {
 }
 
 TEST(Failures, UnreachableBackendIs502AfterRetries) {
-  KeelUnderTest keel{single_pool_config(closed_port_addresses(2))};
+  const DeadPort dead_a, dead_b;
+  KeelUnderTest keel{single_pool_config({dead_a.address(), dead_b.address()})};
   TestClient client{keel.address()};
   auto response = client.get("/");
   EXPECT_EQ(response.result(), http::status::bad_gateway) << response.ec.message();
@@ -56,7 +41,8 @@ TEST(Failures, UnreachableBackendIs502AfterRetries) {
 
 TEST(Failures, FailsOverFromClosedPort) {
   TestBackend live{"live"};
-  KeelUnderTest keel{single_pool_config({closed_port_address(), live.address()})};
+  const DeadPort dead;
+  KeelUnderTest keel{single_pool_config({dead.address(), live.address()})};
   TestClient client{keel.address()};
   for (int i = 0; i < 20; ++i) {
     auto response = client.get("/");
@@ -68,7 +54,8 @@ TEST(Failures, FailsOverFromClosedPort) {
 
 TEST(Failures, RetriesZeroMeansNoFailover) {
   TestBackend live{"live"};
-  KeelUnderTest keel{make_config({PoolSpec{.backends = {closed_port_address(), live.address()}, .retries = 0}})};
+  const DeadPort dead;
+  KeelUnderTest keel{make_config({PoolSpec{.backends = {dead.address(), live.address()}, .retries = 0}})};
   TestClient client{keel.address()};
   // Round-robin starts at the dead one: without retries that request fails.
   EXPECT_EQ(client.get("/").result(), http::status::bad_gateway);
@@ -132,9 +119,19 @@ TEST(Failures, BackendRestartBetweenRequestsLosesNothing) {
   KeelUnderTest keel{single_pool_config({backend.address()})};
   TestClient client{keel.address()};
   for (int i = 0; i < 20; ++i) {
+    // Two requests per round: the second goes over the connection keel parked
+    // after the first, so there is a parked connection for the restart to break.
     ASSERT_EQ(client.get("/").result(), http::status::ok) << i;
+    ASSERT_EQ(client.get("/").result(), http::status::ok) << i;
+    const auto first = backend.next_request();
+    const auto second = backend.next_request();
+    ASSERT_TRUE(first && second) << i;
+    EXPECT_EQ(first->index_on_connection, 0u) << i << ": a fresh connection after the restart";
+    EXPECT_EQ(second->connection_id, first->connection_id) << i << ": the parked connection was not reused";
+    EXPECT_EQ(second->index_on_connection, 1u) << i;
     backend.close_connections();  // keel's parked upstream connection goes stale
   }
+  EXPECT_EQ(backend.connection_count(), 20u) << "one connection per round: the stale one is replaced once";
 }
 
 // A streamed upload cannot be replayed on a fresh connection, so a parked

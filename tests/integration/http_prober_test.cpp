@@ -2,6 +2,7 @@
 // on a real io_context, both run on the test thread.
 #include "proxy/control/asio_scheduler.hpp"
 #include "proxy/control/http_prober.hpp"
+#include "tests/support/dead_port.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/wait.hpp"
 
@@ -131,30 +132,29 @@ TEST(HttpProber, HangingBackendFailsAtTheTimeout) {
   TestBackend backend;
   backend.set_reply(Reply::hang());
   CheckSettings settings;
-  settings.timeout = 300ms;
+  // Longer than the default (1 s), so ending at or after it shows this timeout is
+  // the one applied; the upper bound (well before probe_once gives up at 5 s)
+  // shows it ends there instead of hanging, with room for a loaded machine.
+  settings.timeout = 1500ms;
+  ASSERT_GT(settings.timeout, CheckSettings{}.timeout);
   const auto outcome = probe_once(backend.address(), settings);
   ASSERT_TRUE(outcome.result);
   EXPECT_FALSE(outcome.result->passed);
-  EXPECT_EQ(outcome.result->detail, "timed out after 300ms");
-  EXPECT_GE(outcome.elapsed, 300ms);
-  EXPECT_LT(outcome.elapsed, 300ms + 500ms);  // slack for a loaded machine only
-  EXPECT_TRUE(backend.next_request(2s));    // it did get the request
+  EXPECT_EQ(outcome.result->detail, "timed out after 1500ms");
+  EXPECT_GE(outcome.elapsed, 1500ms);
+  EXPECT_LT(outcome.elapsed, 1500ms + 2500ms);
+  EXPECT_TRUE(backend.next_request(2s));  // it did get the request
 }
 
 TEST(HttpProber, ClosedPortFailsQuickly) {
-  std::string address;
-  {
-    TestBackend gone;
-    address = gone.address();
-    gone.stop();  // the port is refused from now on
-  }
+  const DeadPort closed;
   CheckSettings settings;
   settings.timeout = 5s;
-  const auto outcome = probe_once(address, settings);
+  const auto outcome = probe_once(closed.address(), settings);
   ASSERT_TRUE(outcome.result);
   EXPECT_FALSE(outcome.result->passed);
   EXPECT_EQ(outcome.result->detail, "connection refused");
-  EXPECT_LT(outcome.elapsed, 1s);
+  EXPECT_LT(outcome.elapsed, 2500ms) << "at the refusal, not at the 5 s timeout";
 }
 
 TEST(HttpProber, ReadsOnlyTheHead) {

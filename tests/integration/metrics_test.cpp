@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
 
 #include <unistd.h>
 
@@ -193,9 +194,51 @@ TEST(Metrics, PromtoolAcceptsTheScrape) {
   EXPECT_EQ(promtool.output(ChildProcess::Output::err) + promtool.output(), "");
 }
 
+// A real scrape with every metric family keel can expose: an autoscaled pool, a
+// dead backend (connect failures) and a 5xx included.
+std::string scrape_with_every_family() {
+  TestBackend ok{"ok"};
+  TestBackend bad{"bad"};
+  const DeadPort dead;
+  bad.set_reply(Reply::text("oops", http::status::internal_server_error));
+  KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {ok.address(), bad.address(), dead.address()}}},
+                                 "  - name: scaled\n    backends: []\n    autoscale: { max_backends: 3 }\n" + kAdmin)};
+  TestClient client{keel.address()};
+  for (int i = 0; i < 6; ++i) client.get("/");
+  std::string text;
+  const std::string failures = "keel_upstream_connect_failures_total{pool=\"web\",backend=\"" + dead.address() + "\"}";
+  EXPECT_TRUE(wait_until(
+      [&] {
+        text = scrape(keel);
+        return value(text, failures).value_or(0) >= 1;
+      },
+      std::chrono::seconds(5)))
+      << text;
+  return text;
+}
+
+// The keel_* and process_* metric names in PromQL `expressions` (a histogram's
+// _bucket, _sum and _count series named by their family).
+std::set<std::string> metric_names(const std::vector<std::string>& expressions) {
+  const std::regex metric_name(R"(\b((?:keel|process)_[a-z0-9_]+))");
+  const std::regex histogram_series("_(bucket|sum|count)$");
+  std::set<std::string> names;
+  for (const auto& expression : expressions)
+    for (std::sregex_iterator it(expression.begin(), expression.end(), metric_name), end; it != end; ++it)
+      names.insert(std::regex_replace((*it)[1].str(), histogram_series, ""));
+  return names;
+}
+
+// The names that are no metric family of `scrape`.
+std::vector<std::string> missing_from(const std::string& scrape, const std::set<std::string>& names) {
+  std::vector<std::string> missing;
+  for (const auto& name : names)
+    if (scrape.find("# TYPE " + name + " ") == std::string::npos) missing.push_back(name);
+  return missing;
+}
+
 // The Grafana dashboard shipped in conf/prometheus only queries metrics keel
-// exposes: every keel_*/process_* name in its expressions is a family of a real
-// scrape (an autoscaled pool, a dead backend and a 5xx included).
+// exposes: every keel_*/process_* name in its expressions is a family of a real scrape.
 TEST(Metrics, DashboardQueriesOnlyExposedMetrics) {
   std::ifstream file(std::string(KEEL_SOURCE_DIR) + "/conf/prometheus/keel-dashboard.json");
   ASSERT_TRUE(file) << "conf/prometheus/keel-dashboard.json missing";
@@ -218,31 +261,36 @@ TEST(Metrics, DashboardQueriesOnlyExposedMetrics) {
   collect(dashboard);
   ASSERT_GE(expressions.size(), 10u);
 
-  TestBackend ok{"ok"};
-  TestBackend bad{"bad"};
-  const DeadPort dead;
-  bad.set_reply(Reply::text("oops", http::status::internal_server_error));
-  KeelUnderTest keel{make_config({PoolSpec{.name = "web", .backends = {ok.address(), bad.address(), dead.address()}}},
-                                 "  - name: scaled\n    backends: []\n    autoscale: { max_backends: 3 }\n" + kAdmin)};
-  TestClient client{keel.address()};
-  for (int i = 0; i < 6; ++i) client.get("/");
-  std::string text;
-  const std::string failures = "keel_upstream_connect_failures_total{pool=\"web\",backend=\"" + dead.address() + "\"}";
-  ASSERT_TRUE(wait_until(
-      [&] {
-        text = scrape(keel);
-        return value(text, failures).value_or(0) >= 1;
-      },
-      std::chrono::seconds(5)))
-      << text;
+  const std::string text = scrape_with_every_family();
+  for (const auto& name : missing_from(text, metric_names(expressions)))
+    ADD_FAILURE() << "the dashboard queries " << name << ", which keel does not expose";
+}
 
-  const std::regex metric_name(R"(\b((?:keel|process)_[a-z_]+))");
-  std::set<std::string> names;
-  for (const auto& expression : expressions)
-    for (std::sregex_iterator it(expression.begin(), expression.end(), metric_name), end; it != end; ++it)
-      names.insert(std::regex_replace((*it)[1].str(), std::regex("_bucket$"), ""));
-  for (const auto& name : names)
-    EXPECT_NE(text.find("# TYPE " + name + " "), std::string::npos) << "the dashboard queries " << name;
+// Likewise the alert rules in conf/prometheus/keel-alerts.yml: an alert on a
+// metric keel does not expose would never fire. promtool only checks the syntax
+// (and its rule tests feed made-up series), so this ties them to a real scrape.
+TEST(Metrics, AlertRulesUseOnlyExposedMetrics) {
+  const std::string path = std::string(KEEL_SOURCE_DIR) + "/conf/prometheus/keel-alerts.yml";
+  YAML::Node rules_file;
+  try {
+    rules_file = YAML::LoadFile(path);
+  } catch (const YAML::Exception& error) {
+    FAIL() << path << ": " << error.what();
+  }
+  std::vector<std::string> expressions;
+  for (const auto& group : rules_file["groups"])
+    for (const auto& rule : group["rules"])
+      if (rule["expr"]) expressions.push_back(rule["expr"].as<std::string>());
+  ASSERT_GE(expressions.size(), 10u);
+  const auto names = metric_names(expressions);
+  ASSERT_GE(names.size(), 10u);
+
+  const std::string text = scrape_with_every_family();
+  for (const auto& name : missing_from(text, names))
+    ADD_FAILURE() << "an alert rule uses " << name << ", which keel does not expose";
+  // The check itself can fail: a name keel does not expose is found missing.
+  EXPECT_EQ(missing_from(text, metric_names({"rate(keel_no_such_metric_total[5m]) > 0"})),
+            std::vector<std::string>{"keel_no_such_metric_total"});
 }
 
 }  // namespace

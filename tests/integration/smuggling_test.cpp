@@ -159,13 +159,24 @@ TEST(RequestLimits, MalformedRequestLineIs400) {
   TestBackend backend;
   KeelUnderTest keel{single_pool_config({backend.address()})};
   for (const char* bad : {"GET\r\n\r\n", "GET / HTTP/9.9\r\nHost: a\r\n\r\n", "G@T / HTTP/1.1\r\nHost: a\r\n\r\n",
-                          "GET foo HTTP/1.1\r\nHost: a\r\n\r\n", "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"}) {
+                          "GET foo HTTP/1.1\r\nHost: a\r\n\r\n"}) {
     TestClient client{keel.address()};
     ASSERT_FALSE(client.send_raw(bad));
     auto raw = client.read_raw_until_close_or();
     EXPECT_TRUE(raw.closed) << bad;
-    EXPECT_EQ(raw.data.substr(0, 10), "HTTP/1.1 4") << bad << " -> " << raw.data;
+    EXPECT_EQ(raw.data.substr(0, 13), "HTTP/1.1 400 ") << bad << " -> " << raw.data;
   }
+  EXPECT_EQ(backend.connection_count(), 0u);
+}
+
+TEST(RequestLimits, ConnectIs405) {
+  TestBackend backend;
+  KeelUnderTest keel{single_pool_config({backend.address()})};
+  TestClient client{keel.address()};
+  ASSERT_FALSE(client.send_raw("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"));
+  auto raw = client.read_raw_until_close_or();
+  EXPECT_TRUE(raw.closed);
+  EXPECT_EQ(raw.data.substr(0, 13), "HTTP/1.1 405 ") << raw.data;
   EXPECT_EQ(backend.connection_count(), 0u);
 }
 

@@ -1,5 +1,6 @@
 // The test support library tested against itself and keel-echo, so a failing proxy test
 // can be trusted to be about the proxy.
+#include "tests/support/dead_port.hpp"
 #include "tests/support/keel_process.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/test_client.hpp"
@@ -250,7 +251,10 @@ TEST(SupportBackend, ChunkedRequestBodyIsDecoded) {
 }
 
 TEST(SupportBackend, CloseConnectionsAndStop) {
-  TestBackend backend;
+  // The port stays held across stop() and the restart in place below, so no test
+  // running in parallel can take it in between.
+  const DeadPort reserved;
+  TestBackend backend{"backend", reserved.port()};
   TestClient client{backend.address()};
   ASSERT_EQ(client.get("/").result(), http::status::ok);
   EXPECT_EQ(backend.open_connection_count(), 1u);
@@ -261,14 +265,13 @@ TEST(SupportBackend, CloseConnectionsAndStop) {
   EXPECT_EQ(client.get("/").result(), http::status::ok);
 
   const auto address = backend.address();
-  const auto port = backend.port();
   backend.stop();
   EXPECT_TRUE(client.wait_closed(2s));
   EXPECT_EQ(client.connect(address), boost::asio::error::connection_refused);
   EXPECT_EQ(client.get("/").ec, boost::asio::error::connection_refused);
   backend.stop();  // idempotent
 
-  TestBackend again{"again", port};
+  TestBackend again{"again", reserved.port()};
   EXPECT_EQ(TestClient{address}.get("/").body(), "ok from again");
 }
 

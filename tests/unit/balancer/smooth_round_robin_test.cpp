@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <limits>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -301,11 +302,37 @@ TEST(SmoothRoundRobin, SeededRandomFlipsKeepStateBoundedAndWeightsHonoured) {
     EXPECT_TRUE(within_one_percent(counts[i], kPicks, pool[i].weight, total_weight(pool)));
 }
 
-TEST(SmoothRoundRobinDeathTest, StateOfTheWrongSizeIsAProgrammerError) {
+// A `current` of the wrong size is a programmer error: with asserts on it aborts;
+// with NDEBUG (Release) the assert is gone and the pick falls back to the common
+// prefix, never touching memory past either span. Each build checks the behaviour
+// it has, and says so when it skips the other.
+TEST(SmoothRoundRobinDeathTest, StateOfTheWrongSizeAbortsWhenAssertsAreOn) {
+#ifdef NDEBUG
+  GTEST_SKIP() << "NDEBUG build: asserts are off; StateOfTheWrongSizeUsesTheCommonPrefixWhenAssertsAreOff runs instead";
+#else
   const auto pool = weighted({1, 1, 1});
   std::vector<std::int64_t> shorter(2);
-  // Release builds stay in bounds and use the common prefix.
-  EXPECT_DEBUG_DEATH((void)pick_smooth_round_robin(pool, shorter), "current.size");
+  EXPECT_DEATH((void)pick_smooth_round_robin(pool, shorter), "current.size");
+#endif
+}
+
+TEST(SmoothRoundRobin, StateOfTheWrongSizeUsesTheCommonPrefixWhenAssertsAreOff) {
+#ifndef NDEBUG
+  GTEST_SKIP() << "asserts are on: a wrong size aborts (StateOfTheWrongSizeAbortsWhenAssertsAreOn)";
+#else
+  // The heaviest candidate lies past the prefix, and the slot past the span is a
+  // sentinel: picking it, or touching the sentinel, would show.
+  const auto pool = weighted({1, 1, 5});
+  std::vector<std::int64_t> storage = {0, 0, 777};
+  const std::span<std::int64_t> shorter(storage.data(), 2);
+  std::string order;
+  for (int i = 0; i < 4; ++i) {
+    const auto picked = pick_smooth_round_robin(pool, shorter);
+    order += picked ? letter(*picked) : '-';
+  }
+  EXPECT_EQ(order, "abab");
+  EXPECT_EQ(storage[2], 777) << "written past the span";
+#endif
 }
 
 }  // namespace
