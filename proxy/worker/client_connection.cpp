@@ -721,7 +721,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_length_bo
       result.complete = true;
       co_return result;
     }
-    upstream.expires_after(idle);
+    if (!upload_running_) upstream.expires_after(idle);  // else the upload pump keeps the deadline
     auto [ec, read] = co_await upstream.stream().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
     if (ec) {
       result.upstream_intact = false;  // the backend died mid-body
@@ -758,7 +758,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_parsed_bo
       }
       buffers_->out.clear();
     }
-    upstream.expires_after(idle);
+    if (!upload_running_) upstream.expires_after(idle);  // else the upload pump keeps the deadline
     auto [ec, read] = co_await upstream.stream().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
     if (ec == asio::error::eof && from_backend == http::Framing::until_close) {
       beast::error_code eof_ec;
@@ -805,10 +805,11 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
       }
     }
     if (parser.is_done()) break;
-    // Waiting for the client, the backend waits for us: until it answers, its
-    // side has no deadline, so a stalled upload times out here, on the client's
-    // side (nginx's client_body_timeout), and is the client's fault: 408, not 504.
-    if (!response_started_) upstream.expires_never();
+    // Waiting for the client, the backend may be waiting for us (for the rest
+    // of the body, even if it has started answering): its side has no deadline
+    // meanwhile, so a stalled upload times out here, on the client's side
+    // (nginx's client_body_timeout), and is the client's fault: 408, not 504.
+    upstream.expires_never();
     expires_after(limits.idle);
     auto [ec, read] = co_await stream_.async_read_some(input_.prepare(kReadChunk), nothrow);
     if (ec) {
@@ -820,17 +821,20 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
   buffers_->upload_out.clear();
   upload_error_ = error;
   upload_running_ = false;
+  // The response reader sets no deadline while the pump runs: arm it here.
   boost::system::error_code ignored;
   if (error == UploadError::none) {
-    if (!response_started_) upstream.expires_after(limits.upstream_header);
+    upstream.expires_after(response_started_ ? limits.idle : limits.upstream_header);
   } else if (error == UploadError::client_timeout && response_started_) {
     // The backend is answering: the client still gets what it sends (then the
     // connection closes). The rest of the body will not come; a half-close
     // tells the backend so rather than leave it waiting for it.
     upstream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    upstream.expires_after(limits.idle);
   } else if (error != UploadError::upstream_failed) {
     // The client side failed: wake the response reader. After an upstream write
-    // error the backend may still have answered (an early 413), so let it read.
+    // error the backend may still have answered (an early 413), so let it read
+    // (under the deadline that write had).
     upstream.socket().cancel(ignored);
   }
   buffers_->upload_done.cancel();
