@@ -99,7 +99,7 @@ void Checker::Impl::add(const std::string& pool, const CheckSettings& settings,
 void Checker::Impl::update(Target& t, const std::string& pool, const CheckSettings& settings,
                            ProbeTarget target) {
   t.pool = pool;
-  t.target.address = std::move(target.address);
+  t.target = std::move(target);  // the same backend_id
   if (settings.healthy_threshold != t.settings.healthy_threshold ||
       settings.unhealthy_threshold != t.settings.unhealthy_threshold) {
     // The health stays; the runs towards the old thresholds start over.

@@ -15,6 +15,13 @@
 
 namespace keel::health {
 
+// What a Prober needs to reach a pool's backends besides their addresses, opaque to
+// the checker (keel's HttpProber: the pool's TLS client settings).
+class ProbeTransport {
+ public:
+  virtual ~ProbeTransport() = default;
+};
+
 // A pool's `health_check` settings (INTERFACE.md).
 struct CheckSettings {
   std::string path = "/healthz";
@@ -24,6 +31,7 @@ struct CheckSettings {
   std::uint32_t unhealthy_threshold = 3;
   std::uint16_t expect_min = 200;
   std::uint16_t expect_max = 399;
+  std::shared_ptr<const ProbeTransport> transport;  // null: the prober's default (plain HTTP)
 
   // A probe passes when the backend answers with a status in [expect_min, expect_max].
   bool is_expected_status(unsigned status) const {
@@ -34,7 +42,8 @@ struct CheckSettings {
 
 struct ProbeTarget {
   std::uint64_t backend_id = 0;
-  std::string address;  // "ip:port" or "[v6]:port", as configured
+  std::string address;  // "ip:port" or "[v6]:port": where to connect
+  std::string name{};   // as configured ("host:port"), for TLS names; empty: `address`
 };
 
 struct ProbeResult {

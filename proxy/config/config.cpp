@@ -219,13 +219,7 @@ std::optional<Pool> Loader::load_pool(const Value& value) {
   if (const Value* field = fields->find("health_check")) pool.health_check = load_health_check(*field);
   if (const Value* field = fields->find("passive")) pool.passive = load_passive(*field);
   if (const Value* field = fields->find("autoscale")) pool.autoscale = load_autoscale(*field);
-  if (const Value* field = fields->find("tls")) {
-    pool.tls = load_upstream_tls(*field);
-    // TODO(#6): active checks over TLS; until then they would fail every backend.
-    if (pool.tls && pool.health_check)
-      error(field->mark, field->path + ": active health checks over TLS are not supported yet; remove " +
-                             "health_check or use passive checks");
-  }
+  if (const Value* field = fields->find("tls")) pool.tls = load_upstream_tls(*field);
   if (errors_.size() != errors_before) return std::nullopt;
   return pool;
 }

@@ -301,9 +301,11 @@ void ControlPlane::update_health_targets() {
       if (backend.removing) continue;
       std::string address = backend.endpoint.address().to_string();
       if (backend.endpoint.address().is_v6()) address = "[" + address + "]";
-      targets.push_back({backend.id, address + ":" + std::to_string(backend.endpoint.port())});
+      targets.push_back({backend.id, address + ":" + std::to_string(backend.endpoint.port()), backend.address});
     }
-    checker_.set_targets(pool.settings.name, check_settings(*pool.settings.health_check), std::move(targets));
+    health::CheckSettings settings = check_settings(*pool.settings.health_check);
+    if (pool.tls) settings.transport = std::make_shared<TlsProbeTransport>(pool.tls);  // as the workers connect
+    checker_.set_targets(pool.settings.name, settings, std::move(targets));
   }
 }
 

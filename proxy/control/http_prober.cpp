@@ -1,6 +1,7 @@
 #include "proxy/control/http_prober.hpp"
 
 #include "proxy/config/config.hpp"
+#include "proxy/tls/upstream_context.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
@@ -8,6 +9,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -19,10 +22,14 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -80,16 +87,21 @@ std::string describe(std::string_view stage, const beast::error_code& ec,
   return std::string(stage) + " failed: " + ec.message();
 }
 
-asio::awaitable<health::ProbeResult> run_probe(tcp::endpoint endpoint, std::string request,
-                                               health::CheckSettings settings) {
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
-  // One deadline for the whole probe: the timer is not restarted per operation.
-  stream.expires_after(settings.timeout);
+// Why a handshake failed, as an operator can act on it: the certificate
+// check's own reason when that was it ("certificate has expired"), else OpenSSL's.
+std::string describe_handshake(const beast::error_code& ec, SSL* ssl, bool verifying,
+                               std::chrono::milliseconds timeout) {
+  if (ec == beast::error::timeout || ec == asio::error::connection_refused) return describe("handshake", ec, timeout);
+  if (const long verified = SSL_get_verify_result(ssl); verifying && verified != X509_V_OK)
+    return std::string("TLS handshake failed: certificate verify failed: ") + X509_verify_cert_error_string(verified);
+  return "TLS handshake failed: " + ec.message();
+}
 
-  auto [ec] = co_await stream.async_connect(endpoint, use_nothrow);
-  if (ec) co_return failed(describe("connect", ec, settings.timeout));
-
-  std::tie(ec, std::ignore) = co_await asio::async_write(stream, asio::buffer(request), use_nothrow);
+// The request and the response head, over TCP or TLS.
+template <class Stream>
+asio::awaitable<health::ProbeResult> exchange(Stream& stream, const std::string& request,
+                                              const health::CheckSettings& settings) {
+  auto [ec, written] = co_await asio::async_write(stream, asio::buffer(request), use_nothrow);
   if (ec) co_return failed(describe("write", ec, settings.timeout));
 
   beast::flat_buffer buffer;
@@ -99,11 +111,39 @@ asio::awaitable<health::ProbeResult> run_probe(tcp::endpoint endpoint, std::stri
   std::tie(ec, std::ignore) = co_await http::async_read_header(stream, buffer, parser, use_nothrow);
   if (ec) co_return failed(describe("read", ec, settings.timeout));
 
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   const unsigned status = parser.get().result_int();
   co_return health::ProbeResult{settings.is_expected_status(status),
                                 "status " + std::to_string(status)};
+}
+
+// `tls`: null for plain HTTP. It (and the context in it) lives as long as the probe.
+asio::awaitable<health::ProbeResult> run_probe(tcp::endpoint endpoint, std::string request,
+                                               health::CheckSettings settings,
+                                               std::shared_ptr<const tls::UpstreamContext> tls,
+                                               std::string tls_name) {
+  beast::tcp_stream stream(co_await asio::this_coro::executor);
+  // One deadline for the whole probe: the timer is not restarted per operation.
+  stream.expires_after(settings.timeout);
+
+  auto [ec] = co_await stream.async_connect(endpoint, use_nothrow);
+  if (ec) co_return failed(describe("connect", ec, settings.timeout));
+
+  health::ProbeResult result;
+  if (tls) {
+    // Over the tcp_stream, so the deadline covers the handshake and TLS reads too.
+    asio::ssl::stream<beast::tcp_stream&> secure(stream, tls->context());
+    if (!tls->prepare(secure.native_handle(), tls_name))
+      co_return failed("TLS handshake failed: invalid name '" + tls_name + "'");
+    std::tie(ec) = co_await secure.async_handshake(asio::ssl::stream_base::client, use_nothrow);
+    if (ec) co_return failed(describe_handshake(ec, secure.native_handle(), tls->verify(), settings.timeout));
+    result = co_await exchange(secure, request, settings);
+  } else {
+    result = co_await exchange(stream, request, settings);
+  }
+  // Connection: close was asked for; no close_notify needed for a head we have.
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  co_return result;
 }
 
 }  // namespace
@@ -122,9 +162,21 @@ void HttpProber::probe(const health::ProbeTarget& target, const health::CheckSet
     });
     return;
   }
+  std::shared_ptr<const tls::UpstreamContext> tls;
+  if (settings.transport) {
+    // The only transport keel builds; anything else is a programming error
+    // that must not pass as plain HTTP.
+    const auto* transport = dynamic_cast<const TlsProbeTransport*>(settings.transport.get());
+    if (transport == nullptr || !transport->context()) {
+      asio::post(ioc_, [done = std::move(done)]() mutable { done(failed("probe failed: unknown transport")); });
+      return;
+    }
+    tls = transport->context();
+  }
   std::string request = "GET " + settings.path + " HTTP/1.1\r\nHost: " + target.address +
                         "\r\nUser-Agent: keel-health-check\r\nConnection: close\r\n\r\n";
-  asio::co_spawn(ioc_, run_probe(*endpoint, std::move(request), settings),
+  std::string tls_name = target.name.empty() ? target.address : target.name;
+  asio::co_spawn(ioc_, run_probe(*endpoint, std::move(request), settings, std::move(tls), std::move(tls_name)),
                  [done = std::move(done)](std::exception_ptr error,
                                           health::ProbeResult result) mutable {
                    // Only allocation can throw in there; still a result, never an escape.

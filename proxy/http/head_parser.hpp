@@ -195,6 +195,9 @@ class ResponseParser final : public RelayParser<false> {
  public:
   using RelayParser::RelayParser;
 
+  static constexpr int kMinStatus = 100;
+  static constexpr int kMaxStatus = 599;
+
   int status() const { return status_; }
   std::string_view reason() const { return reason_; }
 
@@ -202,7 +205,14 @@ class ResponseParser final : public RelayParser<false> {
   void on_request_impl(beast_http::verb, BeastView, BeastView, int,
                        boost::beast::error_code&) override {}
   void on_response_impl(int status, BeastView reason, int version,
-                        boost::beast::error_code&) override {
+                        boost::beast::error_code& ec) override {
+    // Beast takes any three digits; RFC 9110 §15 defines 100 to 599 only, and a
+    // client cannot be relied on to make sense of anything else (a "999" or "000"
+    // reached it as such before): the response is invalid, 502 for the client.
+    if (status < kMinStatus || status > kMaxStatus) {
+      ec = beast_http::error::bad_status;
+      return;
+    }
     status_ = status;
     reason_ = reason;
     version_ = version;

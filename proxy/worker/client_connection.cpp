@@ -54,8 +54,9 @@ constexpr std::uint32_t kMaxResponseHeadBytes = 64 * 1024;
 // How long a closing TLS connection waits for the client's close_notify.
 constexpr auto kTlsShutdownTimeout = std::chrono::seconds(1);
 
-// Why the request body stopped flowing before it was complete.
-enum class UploadError { none, client_gone, too_large, bad_body, upstream_failed };
+// Why the request body stopped flowing before it was complete. client_timeout:
+// the client sent nothing for timeouts.idle while its body was incomplete (408).
+enum class UploadError { none, client_gone, client_timeout, too_large, bad_body, upstream_failed };
 
 class ClientConnection final : public Expirable, public ClientHandle {
  public:
@@ -168,6 +169,23 @@ class ClientConnection final : public Expirable, public ClientHandle {
     failure_status_ = code;
     failure_detail_ = detail;
     return Attempt::failed;
+  }
+  // The upload pump stopped on the client's side: the exchange ends with what
+  // that owes the client (nothing if it left).
+  bool upload_failed_on_client_side() const {
+    return !upload_running_ && upload_error_ != UploadError::none && upload_error_ != UploadError::upstream_failed;
+  }
+  Attempt fail_upload() {
+    switch (upload_error_) {
+      case UploadError::client_timeout:
+        return fail(status::request_timeout, "request body timed out");
+      case UploadError::too_large:
+        return fail(status::payload_too_large);
+      case UploadError::bad_body:
+        return fail(status::bad_request, "invalid chunked body");
+      default:
+        return Attempt::failed;  // client_gone: nobody to answer
+    }
   }
   asio::awaitable<bool> write_client(std::string_view data);
   asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(const BackendState& backend,
@@ -562,6 +580,8 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
           co_return fail(status::bad_gateway, "invalid response from backend");
         }
       }
+      // The pump's cancel finds no read pending while a 1xx is being relayed.
+      if (upload_failed_on_client_side()) co_return fail_upload();
       auto [ec, read] = co_await upstream.stream().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
       if (ec) {
         const bool timed_out = upstream.timed_out();
@@ -570,16 +590,7 @@ asio::awaitable<ClientConnection::Attempt> ClientConnection::forward(
         // the read was cancelled.
         const bool upload_was_running = upload_running_;
         co_await abort_upload(upstream);
-        switch (upload_was_running ? UploadError::none : upload_error_) {
-          case UploadError::client_gone:
-            co_return Attempt::failed;
-          case UploadError::too_large:
-            co_return fail(status::payload_too_large);
-          case UploadError::bad_body:
-            co_return fail(status::bad_request, "invalid chunked body");
-          default:
-            break;
-        }
+        if (!upload_was_running && upload_failed_on_client_side()) co_return fail_upload();
         if (timed_out) {
           upstream_timed_out_ = true;
           co_return fail(status::gateway_timeout, "backend timed out");
@@ -710,7 +721,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_length_bo
       result.complete = true;
       co_return result;
     }
-    upstream.expires_after(idle);
+    if (!upload_running_) upstream.expires_after(idle);  // else the upload pump keeps the deadline
     auto [ec, read] = co_await upstream.stream().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
     if (ec) {
       result.upstream_intact = false;  // the backend died mid-body
@@ -747,7 +758,7 @@ asio::awaitable<ClientConnection::RelayResult> ClientConnection::relay_parsed_bo
       }
       buffers_->out.clear();
     }
-    upstream.expires_after(idle);
+    if (!upload_running_) upstream.expires_after(idle);  // else the upload pump keeps the deadline
     auto [ec, read] = co_await upstream.stream().async_read_some(in.prepare(kUpstreamReadChunk), nothrow);
     if (ec == asio::error::eof && from_backend == http::Framing::until_close) {
       beast::error_code eof_ec;
@@ -794,10 +805,15 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
       }
     }
     if (parser.is_done()) break;
+    // Waiting for the client, the backend may be waiting for us (for the rest
+    // of the body, even if it has started answering): its side has no deadline
+    // meanwhile, so a stalled upload times out here, on the client's side
+    // (nginx's client_body_timeout), and is the client's fault: 408, not 504.
+    upstream.expires_never();
     expires_after(limits.idle);
     auto [ec, read] = co_await stream_.async_read_some(input_.prepare(kReadChunk), nothrow);
     if (ec) {
-      error = UploadError::client_gone;
+      error = timed_out() ? UploadError::client_timeout : UploadError::client_gone;
       break;
     }
     input_.commit(read);
@@ -805,12 +821,20 @@ asio::awaitable<void> ClientConnection::pump_request_body(http::RequestParser& p
   buffers_->upload_out.clear();
   upload_error_ = error;
   upload_running_ = false;
+  // The response reader sets no deadline while the pump runs: arm it here.
+  boost::system::error_code ignored;
   if (error == UploadError::none) {
-    if (!response_started_) upstream.expires_after(limits.upstream_header);
+    upstream.expires_after(response_started_ ? limits.idle : limits.upstream_header);
+  } else if (error == UploadError::client_timeout && response_started_) {
+    // The backend is answering: the client still gets what it sends (then the
+    // connection closes). The rest of the body will not come; a half-close
+    // tells the backend so rather than leave it waiting for it.
+    upstream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    upstream.expires_after(limits.idle);
   } else if (error != UploadError::upstream_failed) {
     // The client side failed: wake the response reader. After an upstream write
-    // error the backend may still have answered (an early 413), so let it read.
-    boost::system::error_code ignored;
+    // error the backend may still have answered (an early 413), so let it read
+    // (under the deadline that write had).
     upstream.socket().cancel(ignored);
   }
   buffers_->upload_done.cancel();

@@ -160,6 +160,13 @@ TEST(UpstreamTlsConfig, AllKeys) {
   EXPECT_EQ(config.pools[0].tls->server_name, "api.internal");
 }
 
+TEST(UpstreamTlsConfig, HealthChecksRunOverTls) {
+  const Config config = load_ok(pool_tls("{ verify: false }", "    health_check: { path: /healthz }\n"));
+  ASSERT_TRUE(config.pools[0].tls);
+  ASSERT_TRUE(config.pools[0].health_check);
+  EXPECT_EQ(config.pools[0].health_check->path, "/healthz");
+}
+
 TEST(UpstreamTlsConfig, Errors) {
   TemporaryDirectory dir;
   const auto garbage = dir.file("garbage.pem", "hello\n");
@@ -169,9 +176,6 @@ TEST(UpstreamTlsConfig, Errors) {
        {"5:21: cannot read CA file '/nonexistent/ca.pem': No such file or directory (pools[0].tls.ca_file)"}},
       {pool_tls("{ server_name: \"a b\" }"), {"5:25: pools[0].tls.server_name must be a host name, got 'a b'"}},
       {pool_tls("{ sni: x }"), {"5:12: unknown key 'sni' in pools[0].tls"}},
-      {pool_tls("{}", "    health_check: { path: /healthz }\n"),
-       {"5:10: pools[0].tls: active health checks over TLS are not supported yet; remove health_check or use "
-        "passive checks"}},
   });
   const auto errors = errors_of(pool_tls("{ ca_file: \"" + garbage + "\" }"));
   ASSERT_EQ(errors.size(), 1u);

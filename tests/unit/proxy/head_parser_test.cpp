@@ -122,6 +122,26 @@ TEST(HeadParser, CapturesStatusLine) {
   }
 }
 
+TEST(HeadParser, StatusOutsideOneHundredToFiveNinetyNineIsBad) {
+  for (const std::string_view code : {"000", "099", "600", "999"}) {
+    const std::string message = "HTTP/1.1 " + std::string(code) + " X\r\nContent-Length: 2\r\n\r\nhi";
+    const auto outcome = parse_response(message, Framing::length);
+    EXPECT_EQ(outcome.ec, error::bad_status) << code;
+    EXPECT_FALSE(outcome.header_done) << code;
+    EXPECT_EQ(outcome.output, "") << code;
+    // Also when the status line arrives a byte at a time.
+    std::vector<std::size_t> cuts;
+    for (std::size_t i = 1; i < 14; ++i) cuts.push_back(i);
+    EXPECT_EQ(parse_response(message, Framing::length, cuts).ec, error::bad_status) << code;
+  }
+  for (const std::string_view code : {"100", "101", "199", "599"}) {
+    const std::string message = "HTTP/1.1 " + std::string(code) + " X\r\nContent-Length: 0\r\n\r\n";
+    ParsedResponse response(message);
+    EXPECT_FALSE(response.ec) << code << ": " << response.ec.message();
+    EXPECT_EQ(std::to_string(response.parser.status()), code);
+  }
+}
+
 TEST(HeadParser, ContentLengthBodyIsRelayedRaw) {
   const auto outcome = parse_request(
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nhello\r\n0\r\n", Framing::length);
