@@ -106,9 +106,12 @@ class AdminServer::State::Connection {
   using Request = beast_http::request<beast_http::string_body>;
   using Parser = beast_http::request_parser<beast_http::string_body>;
 
-  // After the header: the refusal to send instead of reading the body (401 without
-  // a valid token, 413 for a Content-Length past the limit), else nullopt.
-  std::optional<AdminResponse> refuse_body(const Parser& parser) const;
+  // After the header: the 401 for a request without a valid token where one is
+  // needed, else nullopt.
+  std::optional<AdminResponse> unauthorized(const Parser& parser) const;
+  // For a body that will not be read whole (past the limit): 401 for a request that
+  // would be refused anyway, so size never answers before the token; else 413.
+  AdminResponse body_refusal(const Parser& parser) const;
   asio::awaitable<void> answer(const Request& request, bool& keep_alive);
   // Answers a request whose body is not read (401, 413) or that could not be read
   // (400, 413, 431), and closes.
@@ -137,19 +140,23 @@ asio::awaitable<void> AdminServer::State::Connection::serve() {
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
     // None while the header is read: Beast checks Content-Length against the limit the
     // moment the header ends, which would answer 413 before the token is checked
-    // (refuse_body does both, in that order). Set before the first body byte.
+    // (body_refusal). Set below, before the first body byte.
     parser.body_limit(boost::none);
     stream_.expires_after(limits.read_timeout);
     auto [ec, ignored] = co_await beast_http::async_read_header(stream_, buffer_, parser, nothrow);
     if (state_->stopped) co_return;
     if (!ec && !parser.is_done()) {
-      if (const auto refusal = refuse_body(parser)) {
-        const AdminResponse response = *refusal;
+      const auto length = parser.content_length();
+      const bool expects_continue = beast::iequals(parser.get()[beast_http::field::expect], "100-continue");
+      // A body within the limit is read even when the answer will be 401, so that the
+      // connection stays usable; one past it, or one only sent after a 100, is not.
+      if ((length && *length > limits.max_body_bytes) || (expects_continue && unauthorized(parser))) {
+        const AdminResponse response = body_refusal(parser);
         co_await refuse(response, parser.get().version());
         co_return;
       }
       parser.body_limit(limits.max_body_bytes);
-      if (beast::iequals(parser.get()[beast_http::field::expect], "100-continue")) {
+      if (expects_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         auto [write_ec, written] = co_await asio::async_write(stream_, asio::buffer(kContinue), nothrow);
         if (write_ec || state_->stopped) co_return;
@@ -163,9 +170,11 @@ asio::awaitable<void> AdminServer::State::Connection::serve() {
       std::string message = "malformed HTTP request";
       int status = 400;
       if (ec == beast_http::error::body_limit) {
-        status = 413;
-        message = "request body larger than " + std::to_string(limits.max_body_bytes) + " bytes";
-      } else if (ec == beast_http::error::header_limit) {
+        const AdminResponse response = body_refusal(parser);
+        co_await refuse(response, version);
+        co_return;
+      }
+      if (ec == beast_http::error::header_limit) {
         status = 431;
         message = "request header larger than " + std::to_string(limits.max_header_bytes) + " bytes";
       }
@@ -180,17 +189,19 @@ asio::awaitable<void> AdminServer::State::Connection::serve() {
   }
 }
 
-std::optional<AdminResponse> AdminServer::State::Connection::refuse_body(const Parser& parser) const {
+std::optional<AdminResponse> AdminServer::State::Connection::unauthorized(const Parser& parser) const {
   const Request& request = parser.get();
   AdminRequest head{.method = request.method_string(), .target = request.target()};
   if (const auto field = request.find(beast_http::field::authorization); field != request.end())
     head.authorization = field->value();
-  if (auto unauthorized = state_->routes.refuse_unauthorized(head)) return unauthorized;
+  return state_->routes.refuse_unauthorized(head);
+}
+
+AdminResponse AdminServer::State::Connection::body_refusal(const Parser& parser) const {
+  if (auto refused = unauthorized(parser)) return std::move(*refused);
   const std::uint64_t limit = state_->limits.max_body_bytes;
-  if (const auto length = parser.content_length(); length && *length > limit)
-    return AdminResponse{.status = 413,
-                         .body = error_json("request body larger than " + std::to_string(limit) + " bytes")};
-  return std::nullopt;
+  return AdminResponse{.status = 413,
+                       .body = error_json("request body larger than " + std::to_string(limit) + " bytes")};
 }
 
 asio::awaitable<void> AdminServer::State::Connection::answer(const Request& request, bool& keep_alive) {
