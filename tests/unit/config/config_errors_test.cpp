@@ -299,6 +299,15 @@ TEST(LoadConfigFile, DirectoryIsAnError) {
   EXPECT_EQ(loaded.errors[0].to_string(), path + ":0:0: cannot read the config: it is a directory");
 }
 
+// An address with a line break is reported on one line, with the break escaped.
+TEST(ConfigErrors, ControlCharactersInAnAddressAreEscapedInTheMessage) {
+  expect_errors({
+      {kListener + "pools:\n  - name: web\n    backends:\n      - address: \"127.0.0.1:80\\r\\nX: y\"\n",
+       {"6:18: invalid address '127.0.0.1:80\\r\\nX: y' for pools[0].backends[0].address: the address contains a "
+        "control character (byte 0x0D)"}},
+  });
+}
+
 // --check-config on a huge file: the file and a place, not 0:0.
 TEST(LoadConfigFile, FileOver16MiBIsAnErrorAtItsStart) {
   const std::string path = testing::TempDir() + "keel_config_huge_test.yaml";
