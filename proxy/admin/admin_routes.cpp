@@ -171,12 +171,19 @@ std::string encode_path_segment(std::string_view segment) {
 
 AdminRoutes::AdminRoutes(std::string_view token) : auth_(token) {}
 
-AdminResponse AdminRoutes::handle(const AdminRequest& request, PoolAdmin& admin) const {
+std::optional<AdminResponse> AdminRoutes::refuse_unauthorized(const AdminRequest& request) const {
+  if (!auth_.is_enabled()) return std::nullopt;
   const auto segments = decode_path(request.target);
   // Decided on the decoded path, so "/%61pi/..." cannot slip past; a path that does not
   // decode is refused only after authentication, so it reveals nothing either.
   const bool is_api = !segments || (!segments->empty() && (*segments)[0] == "api");
   if (is_api && !auth_.accepts(request.authorization)) return unauthorized();
+  return std::nullopt;
+}
+
+AdminResponse AdminRoutes::handle(const AdminRequest& request, PoolAdmin& admin) const {
+  if (auto refused = refuse_unauthorized(request)) return std::move(*refused);
+  const auto segments = decode_path(request.target);
   if (!segments) return error(400, "malformed percent-encoding in the request path");
 
   const std::vector<std::string>& path = *segments;

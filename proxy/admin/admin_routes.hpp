@@ -57,6 +57,11 @@ class AdminRoutes {
   // Throws only what `admin` throws.
   AdminResponse handle(const AdminRequest& request, PoolAdmin& admin) const;
 
+  // The 401 for a request that lacks a valid token where one is needed, from its
+  // target and Authorization alone (the body is ignored): the server asks this once
+  // the header is read, before it reads (or limits) the body. nullopt: go on.
+  std::optional<AdminResponse> refuse_unauthorized(const AdminRequest& request) const;
+
  private:
   BearerAuth auth_;
 };

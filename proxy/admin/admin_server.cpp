@@ -2,6 +2,7 @@
 
 #include "proxy/admin/admin_routes.hpp"
 #include "proxy/admin/json_codec.hpp"
+#include "proxy/http/address_text.hpp"
 #include "proxy/log/log.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -46,12 +47,6 @@ constexpr std::size_t kReadChunk = 4096;
 constexpr auto kLingerTimeout = std::chrono::seconds(2);
 // After a failed accept (e.g. out of file descriptors), so the loop does not spin.
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
-
-std::string describe(const tcp::endpoint& endpoint) {
-  const auto address = endpoint.address();
-  const std::string host = address.is_v6() ? "[" + address.to_string() + "]" : address.to_string();
-  return host + ":" + std::to_string(endpoint.port());
-}
 
 // The peer went away, or the server closed the stream: nothing to answer.
 bool is_silent_end(const beast::error_code& ec) {
@@ -109,10 +104,18 @@ class AdminServer::State::Connection {
   asio::awaitable<void> serve();
 
   using Request = beast_http::request<beast_http::string_body>;
+  using Parser = beast_http::request_parser<beast_http::string_body>;
 
+  // After the header: the 401 for a request without a valid token where one is
+  // needed, else nullopt.
+  std::optional<AdminResponse> unauthorized(const Parser& parser) const;
+  // For a body that will not be read whole (past the limit): 401 for a request that
+  // would be refused anyway, so size never answers before the token; else 413.
+  AdminResponse body_refusal(const Parser& parser) const;
   asio::awaitable<void> answer(const Request& request, bool& keep_alive);
-  // Answers a request that could not be read (400, 413, 431) and closes.
-  asio::awaitable<void> refuse(int status, std::string message, unsigned version);
+  // Answers a request whose body is not read (401, 413) or that could not be read
+  // (400, 413, 431), and closes.
+  asio::awaitable<void> refuse(const AdminResponse& response, unsigned version);
   asio::awaitable<bool> write(unsigned version, int status, std::string_view content_type, const std::string& body,
                               const std::vector<std::pair<std::string, std::string>>& headers, bool keep_alive,
                               bool head_request);
@@ -133,14 +136,27 @@ asio::awaitable<void> AdminServer::State::Connection::serve() {
       if (ec || state_->stopped) co_return;
       buffer_.commit(read);
     }
-    beast_http::request_parser<beast_http::string_body> parser;
+    Parser parser;
     parser.header_limit(static_cast<std::uint32_t>(limits.max_header_bytes));
-    parser.body_limit(limits.max_body_bytes);
+    // None while the header is read: Beast checks Content-Length against the limit the
+    // moment the header ends, which would answer 413 before the token is checked
+    // (body_refusal). Set below, before the first body byte.
+    parser.body_limit(boost::none);
     stream_.expires_after(limits.read_timeout);
     auto [ec, ignored] = co_await beast_http::async_read_header(stream_, buffer_, parser, nothrow);
     if (state_->stopped) co_return;
     if (!ec && !parser.is_done()) {
-      if (beast::iequals(parser.get()[beast_http::field::expect], "100-continue")) {
+      const auto length = parser.content_length();
+      const bool expects_continue = beast::iequals(parser.get()[beast_http::field::expect], "100-continue");
+      // A body within the limit is read even when the answer will be 401, so that the
+      // connection stays usable; one past it, or one only sent after a 100, is not.
+      if ((length && *length > limits.max_body_bytes) || (expects_continue && unauthorized(parser))) {
+        const AdminResponse response = body_refusal(parser);
+        co_await refuse(response, parser.get().version());
+        co_return;
+      }
+      parser.body_limit(limits.max_body_bytes);
+      if (expects_continue) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         auto [write_ec, written] = co_await asio::async_write(stream_, asio::buffer(kContinue), nothrow);
         if (write_ec || state_->stopped) co_return;
@@ -154,13 +170,16 @@ asio::awaitable<void> AdminServer::State::Connection::serve() {
       std::string message = "malformed HTTP request";
       int status = 400;
       if (ec == beast_http::error::body_limit) {
-        status = 413;
-        message = "request body larger than " + std::to_string(limits.max_body_bytes) + " bytes";
-      } else if (ec == beast_http::error::header_limit) {
+        const AdminResponse response = body_refusal(parser);
+        co_await refuse(response, version);
+        co_return;
+      }
+      if (ec == beast_http::error::header_limit) {
         status = 431;
         message = "request header larger than " + std::to_string(limits.max_header_bytes) + " bytes";
       }
-      co_await refuse(status, std::move(message), version);
+      const AdminResponse response{.status = status, .body = error_json(message)};
+      co_await refuse(response, version);
       co_return;
     }
 
@@ -168,6 +187,21 @@ asio::awaitable<void> AdminServer::State::Connection::serve() {
     co_await answer(parser.get(), keep_alive);
     if (!keep_alive || state_->stopped) co_return;
   }
+}
+
+std::optional<AdminResponse> AdminServer::State::Connection::unauthorized(const Parser& parser) const {
+  const Request& request = parser.get();
+  AdminRequest head{.method = request.method_string(), .target = request.target()};
+  if (const auto field = request.find(beast_http::field::authorization); field != request.end())
+    head.authorization = field->value();
+  return state_->routes.refuse_unauthorized(head);
+}
+
+AdminResponse AdminServer::State::Connection::body_refusal(const Parser& parser) const {
+  if (auto refused = unauthorized(parser)) return std::move(*refused);
+  const std::uint64_t limit = state_->limits.max_body_bytes;
+  return AdminResponse{.status = 413,
+                       .body = error_json("request body larger than " + std::to_string(limit) + " bytes")};
 }
 
 asio::awaitable<void> AdminServer::State::Connection::answer(const Request& request, bool& keep_alive) {
@@ -226,12 +260,11 @@ asio::awaitable<bool> AdminServer::State::Connection::write(
 // Arguments are named locals, not temporaries: GCC 12 miscompiles a temporary with a
 // destructor (here a json::value, a vector) passed to a coroutine in a co_await
 // expression; the frame was resumed broken (SIGILL).
-asio::awaitable<void> AdminServer::State::Connection::refuse(int status, std::string message,
-                                                            unsigned version) {
-  std::string body = boost::json::serialize(error_json(message));
+asio::awaitable<void> AdminServer::State::Connection::refuse(const AdminResponse& response, unsigned version) {
+  std::string body = boost::json::serialize(response.body);
   body += '\n';
-  const std::vector<std::pair<std::string, std::string>> no_headers;
-  const bool written = co_await write(version, status, "application/json", body, no_headers, false, false);
+  const bool written =
+      co_await write(version, response.status, "application/json", body, response.headers, false, false);
   if (written) co_await linger_and_close();
 }
 
@@ -288,7 +321,7 @@ AdminServer::AdminServer(asio::io_context& control, const tcp::endpoint& endpoin
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (!ec) endpoint_ = acceptor.local_endpoint(ec);
-  if (ec) throw std::runtime_error("cannot listen on " + describe(endpoint) + ": " + ec.message());
+  if (ec) throw std::runtime_error("cannot listen on " + http::endpoint_text(endpoint) + ": " + ec.message());
 }
 
 AdminServer::~AdminServer() { stop(); }

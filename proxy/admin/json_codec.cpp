@@ -1,5 +1,7 @@
 #include "proxy/admin/json_codec.hpp"
 
+#include "proxy/config/config.hpp"
+
 #include <boost/json/array.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
@@ -89,14 +91,14 @@ std::string unknown_field(std::string_view key) {
 
 std::optional<std::uint32_t> read_weight(const json::value& value, std::string_view place, Problems& problems) {
   if (value.is_int64() || value.is_uint64()) {
-    const bool in_range = value.is_int64() && value.get_int64() >= kMinWeight && value.get_int64() <= kMaxWeight;
+    const bool in_range = value.is_int64() && value.get_int64() >= config::kMinWeight && value.get_int64() <= config::kMaxWeight;
     if (in_range) return static_cast<std::uint32_t>(value.get_int64());
-    problems.add(place, "weight must be from " + std::to_string(kMinWeight) + " to " + std::to_string(kMaxWeight) +
+    problems.add(place, "weight must be from " + std::to_string(config::kMinWeight) + " to " + std::to_string(config::kMaxWeight) +
                             ", got " + json::serialize(value));
     return std::nullopt;
   }
-  problems.add(place, "weight must be an integer from " + std::to_string(kMinWeight) + " to " +
-                          std::to_string(kMaxWeight) + ", got " + std::string(describe_kind(value)));
+  problems.add(place, "weight must be an integer from " + std::to_string(config::kMinWeight) + " to " +
+                          std::to_string(config::kMaxWeight) + ", got " + std::string(describe_kind(value)));
   return std::nullopt;
 }
 

@@ -16,9 +16,6 @@
 
 namespace keel::admin {
 
-inline constexpr std::uint32_t kMinWeight = 1;
-inline constexpr std::uint32_t kMaxWeight = 1000;
-
 // A PATCH body: at least one of the two is set.
 struct BackendPatch {
   std::optional<std::uint32_t> weight{};

@@ -63,11 +63,16 @@ class PoolAdmin {
   // Every pool with autoscale settings, in config order.
   virtual std::vector<AutoscaleInfo> autoscaling() const = 0;
 
-  // 201; 404 unknown pool; 409 the address is already in the pool; 400 bad
+  // Backends are one per endpoint: "127.0.0.1:8081", "127.0.0.1:08081",
+  // "localhost:8081" and "[::ffff:127.0.0.1]:8081" are one backend, shown as
+  // it was last written. `address` in patch and remove names a backend as
+  // written, else by its endpoint.
+  //
+  // 201; 404 unknown pool; 409 the endpoint is already in the pool; 400 bad
   // address (unparseable, unresolvable, port 0) or weight (1..1000).
   virtual Outcome add_backend(std::string_view pool, const BackendRequest& backend) = 0;
   // 200; the new set replaces the old (kept backends keep their state; removed
-  // ones drain); 400 on a bad entry or a duplicate address in the list; 404.
+  // ones drain); 400 on a bad entry; 409 an endpoint twice in the list; 404.
   virtual Outcome replace_backends(std::string_view pool, const std::vector<BackendRequest>& backends) = 0;
   // 200; at least one of weight/state is set; 404 unknown pool or backend; 400.
   virtual Outcome patch_backend(std::string_view pool, std::string_view address,

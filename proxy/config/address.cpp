@@ -23,7 +23,9 @@ namespace ip = boost::asio::ip;
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-std::optional<std::uint16_t> parse_port(std::string_view text, std::string& problem) {
+// `lowest` is 0 where port 0 (any free port) is allowed, else 1; both ends of
+// the range are named in one message, so ":0" and ":65536" read alike.
+std::optional<std::uint16_t> parse_port(std::string_view text, std::uint16_t lowest, std::string& problem) {
   if (text.empty()) {
     problem = "missing port";
     return std::nullopt;
@@ -36,11 +38,35 @@ std::optional<std::uint16_t> parse_port(std::string_view text, std::string& prob
   }
   std::uint32_t port = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (ec != std::errc{} || end != text.data() + text.size() || port > 65'535) {
-    problem = "the port must be from 0 to 65535";
+  if (ec != std::errc{} || end != text.data() + text.size() || port > 65'535 || port < lowest) {
+    problem = "the port must be from " + std::to_string(lowest) + " to 65535";
     return std::nullopt;
   }
   return static_cast<std::uint16_t>(port);
+}
+
+// What a host:port must not contain, checked before the colons are counted: a
+// header injected after the port ("127.0.0.1:80\r\nX: y") or a URL would
+// otherwise be reported as an IPv6 address without brackets.
+std::optional<std::string> foreign_text(std::string_view text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) {
+      constexpr char kHex[] = "0123456789ABCDEF";
+      return std::string("the address contains a control character (byte 0x") + kHex[byte >> 4] +
+             kHex[byte & 0x0F] + ")";
+    }
+  }
+  if (const auto scheme = text.find("://"); scheme != std::string_view::npos)
+    return "a scheme (" + std::string(text.substr(0, scheme + 3)) + ") is not allowed here; write host:port";
+  if (const auto at = text.find_first_of("/?#@"); at != std::string_view::npos)
+    return "the address contains '" + std::string(1, text[at]) + "'; write host:port";
+  return std::nullopt;
+}
+
+// An unbracketed host with a colon: an IPv6 literal only if it looks like one.
+bool looks_like_ipv6(std::string_view host) {
+  return host.find_first_not_of("0123456789abcdefABCDEF:.%") == std::string_view::npos;
 }
 
 bool is_host_name(std::string_view host) {
@@ -93,9 +119,13 @@ std::optional<ip::tcp::endpoint> resolve(const std::string& host, std::uint16_t 
 
 }  // namespace
 
-std::optional<HostPort> split_host_port(std::string_view text, std::string& problem) {
+std::optional<HostPort> split_host_port(std::string_view text, std::string& problem, bool allow_port_zero) {
   if (text.empty()) {
     problem = "the address is empty";
+    return std::nullopt;
+  }
+  if (auto foreign = foreign_text(text)) {
+    problem = std::move(*foreign);
     return std::nullopt;
   }
   HostPort result;
@@ -142,8 +172,9 @@ std::optional<HostPort> split_host_port(std::string_view text, std::string& prob
       problem = "missing port (expected host:port)";
       return std::nullopt;
     }
-    if (text.find(':', colon + 1) != std::string_view::npos) {
-      problem = "an IPv6 address needs brackets, as in [::1]:8080";
+    if (const auto last = text.rfind(':'); last != colon) {
+      problem = looks_like_ipv6(text.substr(0, last)) ? "an IPv6 address needs brackets, as in [::1]:8080"
+                                                       : "more than one ':' (expected host:port)";
       return std::nullopt;
     }
     if (colon == 0) {
@@ -153,7 +184,7 @@ std::optional<HostPort> split_host_port(std::string_view text, std::string& prob
     result.host = std::string(text.substr(0, colon));
     port = text.substr(colon + 1);
   }
-  const auto number = parse_port(port, problem);
+  const auto number = parse_port(port, allow_port_zero ? 0 : 1, problem);
   if (!number) return std::nullopt;
   result.port = *number;
   return result;
@@ -164,13 +195,20 @@ std::optional<HostPort> split_host_port(std::string_view text) {
   return split_host_port(text, ignored);
 }
 
+ip::tcp::endpoint canonical_endpoint(const ip::tcp::endpoint& endpoint) {
+  const ip::address address = endpoint.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    return {ip::make_address_v4(ip::v4_mapped, address.to_v6()), endpoint.port()};
+  return endpoint;
+}
+
+bool same_endpoint(const ip::tcp::endpoint& a, const ip::tcp::endpoint& b) {
+  return canonical_endpoint(a) == canonical_endpoint(b);
+}
+
 std::optional<Address> parse_address(std::string_view text, bool allow_port_zero, std::string& problem) {
-  const auto split = split_host_port(text, problem);
+  const auto split = split_host_port(text, problem, allow_port_zero);
   if (!split) return std::nullopt;
-  if (split->port == 0 && !allow_port_zero) {
-    problem = "the port must be from 1 to 65535";
-    return std::nullopt;
-  }
   const std::string& host = split->host;
   boost::system::error_code ec;
   if (host.find(':') != std::string::npos) {

@@ -28,7 +28,6 @@ namespace {
 
 constexpr std::int64_t kMaxWorkers = 256;
 constexpr std::int64_t kMaxRetries = 10;
-constexpr std::int64_t kMaxWeight = 1'000;
 constexpr std::int64_t kMinHeaderBytes = 1'024;
 constexpr std::int64_t kMaxHeaderBytes = 1'024 * 1'024;
 
@@ -236,12 +235,12 @@ void Loader::load_backends(const Value& value, Pool& pool) {
     const auto field = require(*fields, "address");
     auto parsed = field ? address(*field, false) : std::nullopt;
     if (const Value* weight_field = fields->find("weight"))
-      if (const auto weight = integer(*weight_field, 1, kMaxWeight))
+      if (const auto weight = integer(*weight_field, kMinWeight, kMaxWeight))
         backend.weight = static_cast<std::uint32_t>(*weight);
     if (!parsed) continue;
     // By endpoint: "localhost:8081" and "127.0.0.1:8081" are one backend.
     const auto same = std::find_if(pool.backends.begin(), pool.backends.end(), [&](const Backend& other) {
-      return other.address.endpoint == parsed->endpoint;
+      return same_endpoint(other.address.endpoint, parsed->endpoint);
     });
     if (same != pool.backends.end()) {
       error(field->mark, "duplicate backend '" + parsed->text + "' (" + item.path + "): same address as " +
@@ -348,7 +347,7 @@ LoadResult load_config_file(const std::string& path) {
     while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, file.get())) {
       text.append(buffer, n);
       if (text.size() > kMaxFileBytes)
-        return single_error(path, 0, 0, "cannot read the config: larger than 16 MiB");
+        return single_error(path, 1, 1, "file is larger than 16 MiB");
     }
     if (std::ferror(file.get()) != 0)
       return single_error(path, 0, 0, "cannot read the config: " + std::generic_category().message(errno));

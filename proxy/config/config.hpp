@@ -63,6 +63,10 @@ struct Limits {
 enum class ForwardedMode { append, replace };
 enum class Balance { round_robin, least_conn };
 
+// A backend's weight; the config, the admin API and the state file accept the same range.
+inline constexpr std::uint32_t kMinWeight = 1;
+inline constexpr std::uint32_t kMaxWeight = 1'000;
+
 struct Backend {
   Address address;
   std::uint32_t weight = 1;
@@ -202,13 +206,21 @@ struct HostPort {
 std::optional<HostPort> split_host_port(std::string_view text);
 // Same; on failure `problem` says why ("missing port"), for messages. The host
 // comes without its brackets; it contains a ':' exactly when it had them.
-std::optional<HostPort> split_host_port(std::string_view text, std::string& problem);
+// Port 0 only when `allow_port_zero`.
+std::optional<HostPort> split_host_port(std::string_view text, std::string& problem, bool allow_port_zero = true);
 
 // split_host_port, then the endpoint: IP literals as they are, names resolved
 // now with getaddrinfo (synchronous: call it at load time, never on a worker;
 // the first IPv4 result, else the first IPv6 one). Port 0 (ephemeral) only
 // when `allow_port_zero`. On failure `problem` says why, for messages.
 std::optional<Address> parse_address(std::string_view text, bool allow_port_zero, std::string& problem);
+
+// The endpoint addresses are compared by: an IPv4-mapped IPv6 address
+// ([::ffff:127.0.0.1]) is the IPv4 address it maps. Connecting is unchanged.
+boost::asio::ip::tcp::endpoint canonical_endpoint(const boost::asio::ip::tcp::endpoint& endpoint);
+// One backend, one entry: "127.0.0.1:8081", "localhost:8081", "127.0.0.1:08081"
+// and "[::ffff:127.0.0.1]:8081" are the same (their canonical endpoints are equal).
+bool same_endpoint(const boost::asio::ip::tcp::endpoint& a, const boost::asio::ip::tcp::endpoint& b);
 
 // An expected HTTP status: "200" or a range "200-399", each from 100 to 599,
 // min <= max. On failure `problem` says why, for messages.

@@ -31,6 +31,30 @@ std::string range_text(std::int64_t min, std::int64_t max) {
   return "between " + std::to_string(min) + " and " + std::to_string(max);
 }
 
+// A value quoted in a message, with control characters escaped ("\r", "\x1B") so
+// that it cannot break the FILE:LINE:COL line it is printed on.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (byte < 0x20 || byte == 0x7F) {
+      constexpr char kHex[] = "0123456789ABCDEF";
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0x0F];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 bool contains(std::initializer_list<std::string_view> list, std::string_view key) {
   return std::find(list.begin(), list.end(), key) != list.end();
 }
@@ -203,7 +227,7 @@ std::optional<Address> Loader::address(const Value& value, bool is_listener) {
   if (!text) return std::nullopt;
   std::string problem;
   auto parsed = parse_address(*text, is_listener, problem);
-  if (!parsed) error(value.mark, "invalid address '" + *text + "' for " + value.path + ": " + problem);
+  if (!parsed) error(value.mark, "invalid address '" + printable(*text) + "' for " + value.path + ": " + problem);
   return parsed;
 }
 

@@ -1,5 +1,6 @@
 #include "proxy/control/control_plane.hpp"
 
+#include "proxy/http/address_text.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/server.hpp"
 #include "proxy/tls/server_context.hpp"
@@ -8,6 +9,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <stdexcept>
 
@@ -15,7 +17,6 @@ namespace keel::control {
 namespace {
 
 constexpr auto kDrainCheckInterval = std::chrono::milliseconds(50);
-constexpr std::uint32_t kMaxWeight = 1000;
 
 const char* balance_name(config::Balance balance) {
   return balance == config::Balance::least_conn ? "least_conn" : "round_robin";
@@ -35,18 +36,44 @@ health::CheckSettings check_settings(const config::HealthCheck& check) {
 
 admin::Outcome failure(int status, std::string message) { return {status, std::move(message)}; }
 
-// The state file named by `config`, if there is one. Throws on a corrupt file.
-std::optional<PersistedState> load_state(const config::Config& config) {
-  if (config.state_file.empty()) return std::nullopt;
-  StateLoad loaded = read_state_file(config.state_file);
-  if (loaded.missing) return std::nullopt;
-  if (!loaded.state) throw std::runtime_error(loaded.error);
-  return std::move(loaded.state);
+std::optional<std::string> check_weight(std::uint32_t weight) {
+  if (weight < config::kMinWeight || weight > config::kMaxWeight)
+    return "weight must be an integer from " + std::to_string(config::kMinWeight) + " to " +
+           std::to_string(config::kMaxWeight);
+  return std::nullopt;
 }
 
-std::optional<std::string> check_weight(std::uint32_t weight) {
-  if (weight < 1 || weight > kMaxWeight) return "weight must be an integer from 1 to 1000";
-  return std::nullopt;
+// " (as 127.0.0.1:8081)" when the backend was written differently from `text`.
+std::string written_as(const std::string& address, std::string_view text) {
+  return address == text ? std::string() : " (as " + address + ")";
+}
+
+struct DesiredBackend {
+  config::Address address;
+  std::uint32_t weight = 1;
+  bool draining = false;
+};
+
+// The backends `pool` asks for: the state file's list when it names the pool
+// (resolved now; one entry per endpoint), else the config's.
+std::vector<DesiredBackend> desired_backends(const config::Pool& pool, const std::string& state_file,
+                                             const std::vector<PersistedBackend>* persisted) {
+  std::vector<DesiredBackend> backends;
+  if (!persisted) {
+    for (const auto& backend : pool.backends) backends.push_back({backend.address, backend.weight, false});
+    return backends;
+  }
+  std::map<boost::asio::ip::tcp::endpoint, std::string> seen;  // canonical endpoint -> address as written
+  for (const auto& entry : *persisted) {
+    const std::string where = state_file + ": pool '" + pool.name + "': backend '" + entry.address + "': ";
+    std::string problem;
+    auto address = config::parse_address(entry.address, false, problem);
+    if (!address) throw std::runtime_error(where + problem);
+    const auto [first, inserted] = seen.emplace(config::canonical_endpoint(address->endpoint), entry.address);
+    if (!inserted) throw std::runtime_error(where + "same backend as '" + first->second + "'");
+    backends.push_back({std::move(*address), entry.weight, entry.draining});
+  }
+  return backends;
 }
 
 }  // namespace
@@ -65,7 +92,7 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, config::Config config, S
                static_cast<std::uint32_t>(Clock::now().time_since_epoch().count())),
       drain_timer_(io),
       autoscaler_(io, [this] { return autoscale_loads(); }) {
-  const auto state = load_state(config_);
+  const auto state = load_state_file(config_.state_file);
   pools_ = desired_pools(config_, state ? &*state : nullptr);
   for (auto& pool : pools_)
     for (auto& backend : pool.backends) backend.started_with = true;
@@ -116,39 +143,42 @@ std::vector<ControlPlane::PoolRecord> ControlPlane::desired_pools(const config::
                                            : std::make_shared<PoolWaitStats>(server_.worker_count()),
                     .tls = nullptr};
     pool.settings.backends.clear();
-    if (settings.tls) pool.tls = tls::UpstreamContext::build(*settings.tls);
-    auto adopt = [&](const config::Address& address, std::uint32_t weight, bool draining) {
-      BackendRecord backend;
-      const BackendRecord* old = nullptr;
-      if (existing) {
-        for (const auto& candidate : existing->backends)
-          if (candidate.address == address.text && !candidate.removing) old = &candidate;
+    if (settings.tls) {
+      try {
+        pool.tls = tls::UpstreamContext::build(*settings.tls);
+      } catch (const std::exception& e) {
+        throw std::runtime_error("pool '" + settings.name + "': " + e.what());
       }
-      if (old) {
-        backend = *old;
-        backend.endpoint = address.endpoint;
-        backend.weight = weight;
-      } else {
-        backend = make_backend(address, weight);
-      }
-      backend.draining = draining;
-      pool.backends.push_back(std::move(backend));
-    };
+    }
     const std::vector<PersistedBackend>* persisted = nullptr;
     if (state) {
       if (auto found = state->pools.find(settings.name); found != state->pools.end()) persisted = &found->second;
     }
-    if (persisted) {
-      for (const auto& entry : *persisted) {
-        std::string problem;
-        auto address = config::parse_address(entry.address, false, problem);
-        if (!address)
-          throw std::runtime_error(config.state_file + ": pool '" + settings.name + "': backend '" +
-                                   entry.address + "': " + problem);
-        adopt(*address, entry.weight, entry.draining);
+    std::set<std::uint64_t> adopted;
+    // The record this backend continues: written the same, else at the same endpoint.
+    auto previous = [&](const config::Address& address) -> const BackendRecord* {
+      if (!existing) return nullptr;
+      const BackendRecord* by_endpoint = nullptr;
+      for (const auto& candidate : existing->backends) {
+        if (candidate.removing || adopted.count(candidate.id)) continue;
+        if (candidate.address == address.text) return &candidate;
+        if (!by_endpoint && config::same_endpoint(candidate.endpoint, address.endpoint)) by_endpoint = &candidate;
       }
-    } else {
-      for (const auto& backend : settings.backends) adopt(backend.address, backend.weight, false);
+      return by_endpoint;
+    };
+    for (auto& wanted : desired_backends(settings, config.state_file, persisted)) {
+      BackendRecord backend;
+      if (const BackendRecord* old = previous(wanted.address)) {
+        backend = *old;
+        backend.address = wanted.address.text;
+        backend.endpoint = wanted.address.endpoint;
+        backend.weight = wanted.weight;
+        adopted.insert(backend.id);
+      } else {
+        backend = make_backend(wanted.address, wanted.weight);
+      }
+      backend.draining = wanted.draining;
+      pool.backends.push_back(std::move(backend));
     }
     pools.push_back(std::move(pool));
   }
@@ -299,9 +329,7 @@ void ControlPlane::update_health_targets() {
     std::vector<health::ProbeTarget> targets;
     for (const auto& backend : pool.backends) {
       if (backend.removing) continue;
-      std::string address = backend.endpoint.address().to_string();
-      if (backend.endpoint.address().is_v6()) address = "[" + address + "]";
-      targets.push_back({backend.id, address + ":" + std::to_string(backend.endpoint.port()), backend.address});
+      targets.push_back({backend.id, http::endpoint_text(backend.endpoint), backend.address});
     }
     health::CheckSettings settings = check_settings(*pool.settings.health_check);
     if (pool.tls) settings.transport = std::make_shared<TlsProbeTransport>(pool.tls);  // as the workers connect
@@ -368,6 +396,17 @@ std::optional<admin::PoolInfo> ControlPlane::pool(std::string_view name) const {
   return describe(*pool);
 }
 
+ControlPlane::BackendRecord* ControlPlane::find_backend(PoolRecord& pool, std::string_view address) {
+  for (auto& backend : pool.backends)
+    if (!backend.removing && backend.address == address) return &backend;
+  std::string problem;
+  const auto parsed = config::parse_address(address, false, problem);
+  if (!parsed) return nullptr;
+  for (auto& backend : pool.backends)
+    if (!backend.removing && config::same_endpoint(backend.endpoint, parsed->endpoint)) return &backend;
+  return nullptr;
+}
+
 admin::Outcome ControlPlane::add_backend(std::string_view pool_name, const admin::BackendRequest& request) {
   PoolRecord* pool = find_pool(pool_name);
   if (!pool) return failure(404, "no pool named '" + std::string(pool_name) + "'");
@@ -376,16 +415,24 @@ admin::Outcome ControlPlane::add_backend(std::string_view pool_name, const admin
   auto address = config::parse_address(request.address, false, problem);
   if (!address) return failure(400, "invalid address '" + request.address + "': " + problem);
 
+  // One backend, one entry: by endpoint, not by how the address is written.
+  BackendRecord* live = nullptr;
+  BackendRecord* leaving = nullptr;
+  for (auto& backend : pool->backends) {
+    if (!config::same_endpoint(backend.endpoint, address->endpoint)) continue;
+    (backend.removing ? leaving : live) = &backend;
+  }
+  if (live)
+    return failure(409, "backend " + address->text + " is already in pool '" + pool->settings.name + "'" +
+                            written_as(live->address, address->text));
   auto before = pools_;
-  auto existing = std::find_if(pool->backends.begin(), pool->backends.end(),
-                               [&](const BackendRecord& b) { return b.address == address->text; });
-  if (existing != pool->backends.end() && !existing->removing)
-    return failure(409, "backend " + address->text + " is already in pool '" + pool->settings.name + "'");
-  if (existing != pool->backends.end()) {
+  if (leaving) {
     // Re-added while draining out: it stays, with its connections and counters.
-    existing->removing = false;
-    existing->draining = false;
-    existing->weight = request.weight;
+    leaving->removing = false;
+    leaving->draining = false;
+    leaving->weight = request.weight;
+    leaving->address = address->text;
+    leaving->endpoint = address->endpoint;
   } else {
     pool->backends.push_back(make_backend(*address, request.weight));
   }
@@ -401,33 +448,45 @@ admin::Outcome ControlPlane::replace_backends(std::string_view pool_name,
   PoolRecord* pool = find_pool(pool_name);
   if (!pool) return failure(404, "no pool named '" + std::string(pool_name) + "'");
   std::vector<config::Address> addresses;
-  std::set<std::string> seen;
+  std::map<boost::asio::ip::tcp::endpoint, std::string> seen;  // canonical endpoint -> address as written
   for (const auto& request : requests) {
     if (auto problem = check_weight(request.weight)) return failure(400, request.address + ": " + *problem);
     std::string problem;
     auto address = config::parse_address(request.address, false, problem);
     if (!address) return failure(400, "invalid address '" + request.address + "': " + problem);
-    if (!seen.insert(address->text).second)
-      return failure(400, "backend " + address->text + " appears twice in the list");
+    const auto [first, inserted] = seen.emplace(config::canonical_endpoint(address->endpoint), address->text);
+    if (!inserted)
+      return failure(409, "backend " + address->text + " appears twice in the list" +
+                              written_as(first->second, address->text));
     addresses.push_back(std::move(*address));
   }
 
+  // The record each endpoint continues, a live one before one draining out.
+  std::map<boost::asio::ip::tcp::endpoint, std::size_t> current;
+  for (std::size_t i = 0; i < pool->backends.size(); ++i) {
+    const auto [slot, inserted] = current.emplace(config::canonical_endpoint(pool->backends[i].endpoint), i);
+    if (!inserted && pool->backends[slot->second].removing && !pool->backends[i].removing) slot->second = i;
+  }
   auto before = pools_;
+  std::set<std::uint64_t> kept_ids;
   std::vector<BackendRecord> next;
+  next.reserve(addresses.size() + pool->backends.size());
   for (std::size_t i = 0; i < addresses.size(); ++i) {
-    auto existing = std::find_if(pool->backends.begin(), pool->backends.end(),
-                                 [&](const BackendRecord& b) { return b.address == addresses[i].text; });
-    if (existing != pool->backends.end()) {
-      BackendRecord kept = *existing;  // keeps health, counters and admin state
-      kept.removing = false;
-      kept.weight = requests[i].weight;
-      next.push_back(std::move(kept));
-    } else {
+    const auto found = current.find(config::canonical_endpoint(addresses[i].endpoint));
+    if (found == current.end()) {
       next.push_back(make_backend(addresses[i], requests[i].weight));
+      continue;
     }
+    BackendRecord kept = pool->backends[found->second];  // keeps health, counters and admin state
+    kept.removing = false;
+    kept.weight = requests[i].weight;
+    kept.address = addresses[i].text;
+    kept.endpoint = addresses[i].endpoint;
+    kept_ids.insert(kept.id);
+    next.push_back(std::move(kept));
   }
   for (auto& backend : pool->backends) {
-    if (seen.count(backend.address)) continue;
+    if (kept_ids.count(backend.id)) continue;
     if (!backend.removing) start_removing(backend);
     next.push_back(backend);
   }
@@ -449,14 +508,13 @@ admin::Outcome ControlPlane::patch_backend(std::string_view pool_name, std::stri
   if (weight)
     if (auto problem = check_weight(*weight)) return failure(400, *problem);
   auto before = pools_;
-  auto backend = std::find_if(pool->backends.begin(), pool->backends.end(),
-                              [&](const BackendRecord& b) { return b.address == address && !b.removing; });
-  if (backend == pool->backends.end())
+  BackendRecord* backend = find_backend(*pool, address);
+  if (!backend)
     return failure(404, "no backend " + std::string(address) + " in pool '" + pool->settings.name + "'");
   if (weight) backend->weight = *weight;
   if (state) backend->draining = *state == admin::AdminState::draining;
   if (auto failed = persist_or_rollback(std::move(before))) return *failed;
-  log::info("pool " + pool->settings.name + ": backend " + std::string(address) + " changed");
+  log::info("pool " + pool->settings.name + ": backend " + backend->address + " changed");
   publish();
   return {200, {}};
 }
@@ -465,136 +523,15 @@ admin::Outcome ControlPlane::remove_backend(std::string_view pool_name, std::str
   PoolRecord* pool = find_pool(pool_name);
   if (!pool) return failure(404, "no pool named '" + std::string(pool_name) + "'");
   auto before = pools_;
-  auto backend = std::find_if(pool->backends.begin(), pool->backends.end(),
-                              [&](const BackendRecord& b) { return b.address == address && !b.removing; });
-  if (backend == pool->backends.end())
+  BackendRecord* backend = find_backend(*pool, address);
+  if (!backend)
     return failure(404, "no backend " + std::string(address) + " in pool '" + pool->settings.name + "'");
   start_removing(*backend);
   if (auto failed = persist_or_rollback(std::move(before))) return *failed;
-  log::info("pool " + pool->settings.name + ": backend " + std::string(address) + " draining for removal");
+  log::info("pool " + pool->settings.name + ": backend " + backend->address + " draining for removal");
   update_health_targets();
   publish();
   return {202, {}};
-}
-
-std::vector<std::string> ControlPlane::reload(const std::string& path) {
-  auto loaded = config::load_config_file(path);
-  for (const auto& warning : loaded.warnings) log::warn("reload: " + warning.to_string());
-  std::vector<std::string> problems;
-  if (!loaded.config) {
-    for (const auto& error : loaded.errors) problems.push_back(error.to_string());
-  } else {
-    config::Config next = std::move(*loaded.config);
-    std::optional<PersistedState> state;
-    try {
-      state = load_state(next);
-    } catch (const std::exception& e) {
-      problems.push_back(e.what());
-    }
-    if (problems.empty()) {
-      if (next.workers != config_.workers)
-        log::warn("reload: 'workers' changes only on restart; keeping " + std::to_string(config_.workers));
-      const bool admin_changed =
-          next.admin.has_value() != config_.admin.has_value() ||
-          (next.admin && (next.admin->address.text != config_.admin->address.text ||
-                          next.admin->token != config_.admin->token));
-      if (admin_changed) log::warn("reload: 'admin' changes only on restart; the admin API keeps its settings");
-      const bool access_log_changed =
-          next.access_log.has_value() != config_.access_log.has_value() ||
-          (next.access_log && (next.access_log->path != config_.access_log->path ||
-                               next.access_log->format != config_.access_log->format));
-      if (access_log_changed) log::warn("reload: 'access_log' changes only on restart; keeping the current one");
-      // Certificates of kept listeners are read again (a renewed certificate is
-      // the usual reason for a SIGHUP); any failure keeps the running ones.
-      std::vector<std::pair<boost::asio::ip::tcp::endpoint, std::shared_ptr<const tls::ServerContext>>> kept_tls;
-      for (const auto& listener : next.listeners) {
-        const auto kept = listener_endpoints_.find(listener.address.text);
-        if (kept == listener_endpoints_.end()) continue;
-        try {
-          kept_tls.emplace_back(kept->second,
-                                listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr);
-        } catch (const std::exception& e) {
-          problems.push_back(listener.address.text + ": " + e.what());
-        }
-      }
-      // Pools' TLS contexts (CA files) are built by desired_pools below, which
-      // must not fail after listeners changed: try them first.
-      for (const auto& pool : next.pools) {
-        if (!pool.tls) continue;
-        try {
-          tls::UpstreamContext::build(*pool.tls);
-        } catch (const std::exception& e) {
-          problems.push_back("pool '" + pool.name + "': " + e.what());
-        }
-      }
-      // Listeners: open the new ones first, so a bind failure changes nothing.
-      std::map<std::string, boost::asio::ip::tcp::endpoint> opened;
-      for (const auto& listener : next.listeners) {
-        if (!problems.empty()) break;
-        if (listener_endpoints_.count(listener.address.text)) continue;
-        try {
-          opened[listener.address.text] = server_.open_listener(listener);
-          log::info("reload: listening on " + listener.address.text);
-        } catch (const std::exception& e) {
-          problems.push_back(e.what());
-        }
-      }
-      if (!problems.empty()) {
-        for (const auto& [text, endpoint] : opened) server_.close_listener(endpoint);
-      } else {
-        for (auto it = listener_endpoints_.begin(); it != listener_endpoints_.end();) {
-          const bool kept = std::any_of(next.listeners.begin(), next.listeners.end(),
-                                        [&](const auto& l) { return l.address.text == it->first; });
-          if (kept) {
-            ++it;
-            continue;
-          }
-          log::info("reload: no longer listening on " + it->first);
-          server_.close_listener(it->second);
-          it = listener_endpoints_.erase(it);
-        }
-        listener_endpoints_.merge(opened);
-        for (const auto& [endpoint, context] : kept_tls) server_.set_listener_tls(endpoint, context);
-        auto pools = desired_pools(next, state ? &*state : nullptr);
-        // Backends that left a surviving pool drain out like an API removal.
-        for (auto& pool : pools) {
-          const PoolRecord* old = find_pool(pool.settings.name);
-          if (!old) continue;
-          for (const auto& backend : old->backends) {
-            const bool kept = std::any_of(pool.backends.begin(), pool.backends.end(),
-                                          [&](const BackendRecord& b) { return b.address == backend.address; });
-            if (kept) continue;
-            BackendRecord leaving = backend;
-            if (!leaving.removing) {
-              leaving.removing = true;
-              leaving.removing_since = version_ + 1;
-              leaving.remove_by = Clock::now() + next.timeouts.drain;
-            }
-            pool.backends.push_back(std::move(leaving));
-          }
-        }
-        for (const auto& old : pools_) {
-          const bool kept = std::any_of(pools.begin(), pools.end(),
-                                        [&](const PoolRecord& p) { return p.settings.name == old.settings.name; });
-          if (!kept) checker_.remove_pool(old.settings.name);
-        }
-        const unsigned workers = config_.workers;
-        auto access_log = std::move(config_.access_log);
-        config_ = std::move(next);
-        config_.workers = workers;
-        config_.access_log = std::move(access_log);
-        pools_ = std::move(pools);
-        update_health_targets();
-        publish();
-        autoscaler_.sample(Clock::now());  // the API shows new autoscale settings at once
-        log::info("reload: configuration " + path + " applied (snapshot " + std::to_string(version_) + ")");
-        return {};
-      }
-    }
-  }
-  for (const auto& problem : problems) log::error("reload: " + problem);
-  log::error("reload: " + path + " rejected; the running configuration stays");
-  return problems;
 }
 
 }  // namespace keel::control

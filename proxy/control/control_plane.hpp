@@ -48,6 +48,8 @@ class ControlPlane final : public admin::PoolAdmin {
 
   // Control thread (SIGHUP). Re-reads `path`; a config that does not validate
   // changes nothing. Returns the problems (empty on success); logs either way.
+  // `workers`, `admin` and `access_log` change only on restart: a reload that
+  // changes them warns, and config() keeps the values in use.
   std::vector<std::string> reload(const std::string& path);
 
   const config::Config& config() const { return config_; }
@@ -93,12 +95,29 @@ class ControlPlane final : public admin::PoolAdmin {
     std::shared_ptr<const tls::UpstreamContext> tls;  // from settings.tls
   };
 
+  // What reload() prepares before it changes anything (control_plane_reload.cpp).
+  struct ReloadPlan;
+
   PoolRecord* find_pool(std::string_view name);
   const PoolRecord* find_pool(std::string_view name) const;
+  // The live (not removing) backend `address` names in `pool`: the one written
+  // exactly so, else the one at the same endpoint (`address` is resolved like
+  // a POSTed one, so "localhost:8081" finds "127.0.0.1:8081"). nullptr if none.
+  static BackendRecord* find_backend(PoolRecord& pool, std::string_view address);
   BackendRecord make_backend(const config::Address& address, std::uint32_t weight);
   // Builds the pools from `config`, with the state file's lists for the pools
-  // it names; existing records (by pool and address) keep id, stats and health.
+  // it names; existing records (by pool, then address as written, else
+  // endpoint) keep id, stats and health. Throws std::runtime_error (naming the
+  // pool) on a state file entry that does not resolve or repeats an endpoint,
+  // or on a pool TLS setting that cannot be built.
   std::vector<PoolRecord> desired_pools(const config::Config& config, const PersistedState* state);
+  // Reload steps, in order (control_plane_reload.cpp). Only the last changes state.
+  std::vector<std::string> prepare_reload(ReloadPlan& plan);
+  std::vector<std::string> open_new_listeners(ReloadPlan& plan);
+  void commit_reload(ReloadPlan& plan);
+  void switch_listeners(ReloadPlan& plan);
+  void add_leaving_backends(std::vector<PoolRecord>& pools, std::chrono::milliseconds drain);
+  void keep_restart_only_settings(config::Config& next) const;
   void start_removing(BackendRecord& backend);
   // Writes the state file; on failure restores `before` and returns 500.
   std::optional<admin::Outcome> persist_or_rollback(std::vector<PoolRecord> before);

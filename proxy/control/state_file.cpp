@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <initializer_list>
 #include <set>
+#include <stdexcept>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -26,8 +27,8 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr std::int64_t kMinWeight = 1;
-constexpr std::int64_t kMaxWeight = 1'000;  // as in the config
+constexpr std::int64_t kMinWeight = config::kMinWeight;
+constexpr std::int64_t kMaxWeight = config::kMaxWeight;
 constexpr std::size_t kMaxFileBytes = 64 * 1'024 * 1'024;
 
 std::string errno_text(int error) { return std::generic_category().message(error); }
@@ -49,15 +50,12 @@ std::vector<std::string> check(const PersistedState& state) {
       const PersistedBackend& backend = backends[i];
       const std::string path = backend_path(pool, i);
       std::string problem;
-      const auto split = config::split_host_port(backend.address, problem);
-      if (!split)
+      if (!config::split_host_port(backend.address, problem, false))
         problems.push_back(path + ".address " + json_string(backend.address) +
                            " is not host:port: " + problem);
-      else if (split->port == 0)
-        problems.push_back(path + ".address " + json_string(backend.address) +
-                           ": the port must be from 1 to 65535");
       if (backend.weight < kMinWeight || backend.weight > kMaxWeight)
-        problems.push_back(path + ".weight must be between 1 and 1000, got " +
+        problems.push_back(path + ".weight must be between " + std::to_string(kMinWeight) + " and " +
+                           std::to_string(kMaxWeight) + ", got " +
                            std::to_string(backend.weight));
       if (!seen.insert(backend.address).second)
         problems.push_back(path + ": duplicate backend " + json_string(backend.address) + " in pool " +
@@ -320,7 +318,8 @@ class Converter {
       if (!number)
         problems_.push_back(path + ".weight must be an integer, got " + kind_of(*weight));
       else if (*number < kMinWeight || *number > kMaxWeight)
-        problems_.push_back(path + ".weight must be between 1 and 1000, got " + json::serialize(*weight));
+        problems_.push_back(path + ".weight must be between " + std::to_string(kMinWeight) + " and " +
+                            std::to_string(kMaxWeight) + ", got " + json::serialize(*weight));
       else
         backend.weight = static_cast<std::uint32_t>(*number);
     }
@@ -417,6 +416,14 @@ StateLoad read_state_file(const std::string& path) {
   } catch (const std::exception& unexpected) {
     return failed(path, std::string("cannot read it: ") + unexpected.what());
   }
+}
+
+std::optional<PersistedState> load_state_file(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  StateLoad loaded = read_state_file(path);
+  if (loaded.missing) return std::nullopt;
+  if (!loaded.state) throw std::runtime_error(loaded.error);
+  return std::move(loaded.state);
 }
 
 }  // namespace keel::control

@@ -42,4 +42,9 @@ struct StateLoad {
 // Addresses are checked as host:port; resolving them is the caller's job.
 StateLoad read_state_file(const std::string& path);
 
+// read_state_file for a caller that cannot go on without a usable file: nullopt
+// when `path` is empty or there is no file yet; throws std::runtime_error with
+// StateLoad::error when the file is unusable.
+std::optional<PersistedState> load_state_file(const std::string& path);
+
 }  // namespace keel::control

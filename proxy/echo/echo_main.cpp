@@ -10,6 +10,8 @@
 // Request bodies are counted as they arrive and never stored, so any size is fine.
 // Keep-alive, pipelining, chunked requests, HTTP/1.0 and `Expect: 100-continue` work.
 // There are no timeouts: the peer (keel, a benchmark, a test) owns the connection's life.
+#include "proxy/http/address_text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -132,12 +134,6 @@ std::optional<tcp::endpoint> parse_endpoint(std::string_view text) {
   const auto address = asio::ip::make_address(std::string(host), ec);
   if (ec) return std::nullopt;
   return tcp::endpoint(address, static_cast<std::uint16_t>(*port_number));
-}
-
-std::string format_endpoint(const tcp::endpoint& endpoint) {
-  const auto host = endpoint.address().to_string();
-  const auto port = std::to_string(endpoint.port());
-  return endpoint.address().is_v6() ? "[" + host + "]:" + port : host + ":" + port;
 }
 
 // Returns the settings, or the problem with the command line. `help` is set for --help.
@@ -339,10 +335,10 @@ int main(int argc, char** argv) {
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     std::fprintf(stderr, "keel-echo: cannot listen on %s: %s\n",
-                 format_endpoint(settings->listen).c_str(), ec.message().c_str());
+                 keel::http::endpoint_text(settings->listen).c_str(), ec.message().c_str());
     return 1;
   }
-  const auto bound = format_endpoint(acceptor.local_endpoint());
+  const auto bound = keel::http::endpoint_text(acceptor.local_endpoint());
   if (settings->id.empty()) settings->id = bound;
 
   asio::signal_set signals(main_context, SIGINT, SIGTERM);

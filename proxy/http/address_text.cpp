@@ -17,4 +17,17 @@ std::string address_text(const boost::asio::ip::address& address) {
   return std::string(text, static_cast<std::size_t>(out - text));
 }
 
+std::string endpoint_text(const boost::asio::ip::tcp::endpoint& endpoint) {
+  const auto address = endpoint.address();
+  const bool brackets = address.is_v6();
+  std::string text;
+  text.reserve(48);
+  if (brackets) text += '[';
+  text += address_text(address);
+  if (brackets) text += ']';
+  text += ':';
+  text += std::to_string(endpoint.port());
+  return text;
+}
+
 }  // namespace keel::http

@@ -348,6 +348,41 @@ TEST(AdminServer, BodyOverOneMebibyteIs413) {
   EXPECT_EQ(server.admin().calls(), std::vector<std::string>{"add web 127.0.0.1:9000"});
 }
 
+// The token is checked once the header is read, before the body is read or limited: an
+// unauthenticated client learns nothing from the size of what it sends.
+TEST(AdminServer, UnauthenticatedLargeBodyIs401Not413) {
+  AdminUnderTest server{"tok-123456"};
+  const std::string huge_length = "Content-Length: " + std::to_string(100 * 1024 * 1024) + "\r\n";
+  TestClient announced{server.address()};
+  ASSERT_FALSE(announced.send_raw(request_head("POST", "/api/v1/pools/web/backends", huge_length) + "{\"addr"));
+  auto refused = announced.read_response();
+  EXPECT_EQ(refused.result(), http::status::unauthorized) << refused.ec.message();
+  EXPECT_EQ(refused["WWW-Authenticate"], "Bearer");
+  EXPECT_EQ(body_json(refused), error_body("missing or invalid bearer token"));
+  EXPECT_FALSE(refused.keep_alive());  // the body was not read, so the connection cannot go on
+  EXPECT_TRUE(announced.wait_closed());
+
+  TestClient chunked{server.address()};
+  auto chunked_refused = chunked.request("PUT", "/api/v1/pools/web/backends", {{"Transfer-Encoding", "chunked"}},
+                                         std::string(1024 * 1024 + 1, ' '));
+  EXPECT_EQ(chunked_refused.result(), http::status::unauthorized) << chunked_refused.ec.message();
+
+  // No "100 Continue" invites the body of a client that will be refused.
+  TestClient expecting{server.address()};
+  ASSERT_FALSE(expecting.send_raw(request_head("POST", "/api/v1/pools/web/backends",
+                                               "Expect: 100-continue\r\nContent-Length: 10\r\n")));
+  EXPECT_EQ(expecting.read_response().result(), http::status::unauthorized);
+
+  // With the token, the same announced size is what it is: too large.
+  TestClient authorized{server.address()};
+  ASSERT_FALSE(authorized.send_raw(request_head("POST", "/api/v1/pools/web/backends",
+                                                "Authorization: Bearer tok-123456\r\n" + huge_length)));
+  auto too_large = authorized.read_response();
+  EXPECT_EQ(too_large.result(), http::status::payload_too_large) << too_large.ec.message();
+  EXPECT_EQ(body_json(too_large), error_body("request body larger than 1048576 bytes"));
+  EXPECT_TRUE(server.admin().calls().empty());
+}
+
 TEST(AdminServer, HeaderOverSixteenKibibytesIs431) {
   AdminUnderTest server;
   TestClient client{server.address()};

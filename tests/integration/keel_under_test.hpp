@@ -4,6 +4,7 @@
 
 #include "proxy/config/config.hpp"
 #include "proxy/control/control_plane.hpp"
+#include "proxy/http/address_text.hpp"
 #include "proxy/proxy.hpp"
 
 #include <boost/beast/http/message.hpp>
@@ -85,16 +86,13 @@ class KeelUnderTest {
   }
 
   std::string address(std::size_t listener = 0) const {
-    return to_address(proxy_->endpoints().at(listener));
+    return keel::http::endpoint_text(proxy_->endpoints().at(listener));
   }
-  std::string admin_address() const { return to_address(proxy_->admin_endpoint().value()); }
+  std::string admin_address() const { return keel::http::endpoint_text(proxy_->admin_endpoint().value()); }
   Proxy& proxy() { return *proxy_; }
   control::ControlPlane& control() { return proxy_->control_plane(); }
 
  private:
-  static std::string to_address(const boost::asio::ip::tcp::endpoint& endpoint) {
-    return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-  }
   std::unique_ptr<Proxy> proxy_;
 };
 

@@ -1,5 +1,7 @@
 #include "tests/support/test_backend.hpp"
 
+#include "proxy/http/address_text.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -37,10 +39,6 @@ constexpr auto use_nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kPiece = 64 * 1024;  // body bytes per write
 constexpr std::uint32_t kHeaderLimit = 1024 * 1024;
 constexpr auto kShutdownGrace = std::chrono::seconds(5);
-
-std::string format_endpoint(const tcp::endpoint& endpoint) {
-  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
-}
 
 bool has_field(const Headers& headers, std::string_view name) {
   return std::any_of(headers.begin(), headers.end(),
@@ -205,7 +203,7 @@ Reply TestBackend::Impl::reply_for(const RecordedRequest& request) {
 asio::awaitable<void> TestBackend::Impl::serve(std::shared_ptr<Session> session) {
   beast::error_code ec;
   const auto remote = session->socket.remote_endpoint(ec);
-  const std::string peer = ec ? std::string() : format_endpoint(remote);
+  const std::string peer = ec ? std::string() : keel::http::endpoint_text(remote);
   beast::flat_buffer buffer;
   for (std::size_t index = 0; is_live(*session); ++index) {
     RecordingParser parser;

@@ -1,5 +1,7 @@
 #include "tests/support/test_client.hpp"
 
+#include "proxy/http/address_text.hpp"
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
@@ -180,7 +182,7 @@ std::string TestClient::local_address() const {
   beast::error_code ec;
   const auto endpoint = socket_.local_endpoint(ec);
   if (ec) return {};
-  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+  return keel::http::endpoint_text(endpoint);
 }
 
 TestResponse TestClient::failure(beast::error_code ec) const {

@@ -112,7 +112,7 @@ TEST(AutoscaleConfig, BadValuesEachWithTheirPlace) {
        {"6:16: invalid webhook '127.0.0.1:9000/x' for pools[0].autoscale.webhook: expected "
         "http://host:port/path"}},
       {autoscale("      webhook: http://127.0.0.1:99999/x\n"),
-       {"6:16: invalid webhook 'http://127.0.0.1:99999/x' for pools[0].autoscale.webhook: the port must be from 0 to 65535"}},
+       {"6:16: invalid webhook 'http://127.0.0.1:99999/x' for pools[0].autoscale.webhook: the port must be from 1 to 65535"}},
       {autoscale("      webhook: http://u:p@127.0.0.1:9/x\n"),
        {"6:16: invalid webhook 'http://u:p@127.0.0.1:9/x' for pools[0].autoscale.webhook: user information in "
         "the URL is not supported"}},

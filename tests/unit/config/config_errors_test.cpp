@@ -183,6 +183,23 @@ TEST(ConfigErrors, PoolsAndBackends) {
   });
 }
 
+// One backend, one entry: a leading zero in the port or an IPv4-mapped IPv6 literal
+// names the same backend as the plain address.
+TEST(ConfigErrors, DuplicateBackendBySpellingOfItsEndpoint) {
+  expect_errors({
+      {kListener + "pools:\n"
+                   "  - name: web\n"
+                   "    backends:\n"
+                   "      - address: 127.0.0.1:18081\n"
+                   "      - address: 127.0.0.1:018081\n"
+                   "      - address: \"[::ffff:127.0.0.1]:18081\"\n",
+       {"7:18: duplicate backend '127.0.0.1:018081' (pools[0].backends[1]): same address as "
+        "pools[0].backends[0]",
+        "8:18: duplicate backend '[::ffff:127.0.0.1]:18081' (pools[0].backends[2]): same address as "
+        "pools[0].backends[0]"}},
+  });
+}
+
 TEST(ConfigErrors, MissingRequiredKeysPointAtTheirMapping) {
   expect_errors({
       {"workers: 2\n",
@@ -280,6 +297,31 @@ TEST(LoadConfigFile, DirectoryIsAnError) {
   EXPECT_FALSE(loaded.config);
   ASSERT_EQ(loaded.errors.size(), 1u);
   EXPECT_EQ(loaded.errors[0].to_string(), path + ":0:0: cannot read the config: it is a directory");
+}
+
+// An address with a line break is reported on one line, with the break escaped.
+TEST(ConfigErrors, ControlCharactersInAnAddressAreEscapedInTheMessage) {
+  expect_errors({
+      {kListener + "pools:\n  - name: web\n    backends:\n      - address: \"127.0.0.1:80\\r\\nX: y\"\n",
+       {"6:18: invalid address '127.0.0.1:80\\r\\nX: y' for pools[0].backends[0].address: the address contains a "
+        "control character (byte 0x0D)"}},
+  });
+}
+
+// --check-config on a huge file: the file and a place, not 0:0.
+TEST(LoadConfigFile, FileOver16MiBIsAnErrorAtItsStart) {
+  const std::string path = testing::TempDir() + "keel_config_huge_test.yaml";
+  {
+    std::ofstream file(path);
+    file << kListener << kPool;
+    const std::string comment = "# " + std::string(1022, 'x') + "\n";
+    for (int i = 0; i < 16 * 1024 + 1; ++i) file << comment;
+  }
+  const auto loaded = load_config_file(path);
+  std::remove(path.c_str());
+  EXPECT_FALSE(loaded.config);
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_EQ(loaded.errors[0].to_string(), path + ":1:1: file is larger than 16 MiB");
 }
 
 TEST(LoadConfigFile, ErrorsNameTheFile) {

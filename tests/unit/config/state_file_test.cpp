@@ -278,7 +278,7 @@ TEST(StateFile, CorruptInputIsAnErrorNamingTheFileAndTheProblem) {
       {web + "{\"address\": \"127.0.0.1\"}" + end,
        "pools.web[0].address \"127.0.0.1\" is not host:port: missing port (expected host:port)"},
       {web + "{\"address\": \"127.0.0.1:0\"}" + end,
-       "pools.web[0].address \"127.0.0.1:0\": the port must be from 1 to 65535"},
+       "pools.web[0].address \"127.0.0.1:0\" is not host:port: the port must be from 1 to 65535"},
       {web + "{\"address\": \"127.0.0.1:1\", \"weight\": \"2\"}" + end,
        "pools.web[0].weight must be an integer, got a string"},
       {web + "{\"address\": \"127.0.0.1:1\", \"weight\": 1.5}" + end,

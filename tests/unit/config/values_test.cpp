@@ -100,6 +100,14 @@ TEST(SplitHostPort, Table) {
       {"127.0.0.1:80 ", std::nullopt, 0, "the port must be a number"},
       {"::1:8080", std::nullopt, 0, "an IPv6 address needs brackets, as in [::1]:8080"},
       {"a:b:80", std::nullopt, 0, "an IPv6 address needs brackets, as in [::1]:8080"},
+      {"host:80:90", std::nullopt, 0, "more than one ':' (expected host:port)"},
+      {"127.0.0.1:80\r\nX: y", std::nullopt, 0, "the address contains a control character (byte 0x0D)"},
+      {std::string("127.0.0.1:80\0", 13), std::nullopt, 0, "the address contains a control character (byte 0x00)"},
+      {"127.0.0.1\t:80", std::nullopt, 0, "the address contains a control character (byte 0x09)"},
+      {"http://127.0.0.1:5002", std::nullopt, 0, "a scheme (http://) is not allowed here; write host:port"},
+      {"https://[::1]:443", std::nullopt, 0, "a scheme (https://) is not allowed here; write host:port"},
+      {"127.0.0.1:5002/path", std::nullopt, 0, "the address contains '/'; write host:port"},
+      {"user@host:80", std::nullopt, 0, "the address contains '@'; write host:port"},
       {"[::1]", std::nullopt, 0, "missing port"},
       {"[::1]:", std::nullopt, 0, "missing port"},
       {"[::1]8080", std::nullopt, 0, "expected ':' and a port after ']'"},
@@ -140,7 +148,11 @@ TEST(ParseAddress, Table) {
       {"127.0.0.1:0", true, "127.0.0.1 0", true},
       {"localhost:8081", false, "127.0.0.1 8081", true},  // the IPv4 result is preferred
       {"127.0.0.1:0", false, "the port must be from 1 to 65535", false},
+      {"127.0.0.1:65536", false, "the port must be from 1 to 65535", false},
       {"127.0.0.1:65536", true, "the port must be from 0 to 65535", false},
+      {"[::1]:0", false, "the port must be from 1 to 65535", false},
+      {"127.0.0.1:80\r\nX: y", false, "the address contains a control character (byte 0x0D)", false},
+      {"http://127.0.0.1:5002", false, "a scheme (http://) is not allowed here; write host:port", false},
       {"10.1:80", false, "'10.1' is not an IPv4 address", false},
       {"256.0.0.1:80", false, "'256.0.0.1' is not an IPv4 address", false},
       {"[::g]:80", false, "'::g' is not an IPv6 address", false},
@@ -161,6 +173,36 @@ TEST(ParseAddress, Table) {
     EXPECT_EQ(address->text, c.text);
     EXPECT_EQ(address->endpoint.address().to_string() + " " + std::to_string(address->endpoint.port()),
               c.endpoint);
+  }
+}
+
+// One backend, one entry: every spelling of 127.0.0.1:18081 is one endpoint.
+TEST(ParseAddress, SpellingsOfOneEndpointAreTheSame) {
+  std::string problem;
+  const auto plain = parse_address("127.0.0.1:18081", false, problem);
+  ASSERT_TRUE(plain) << problem;
+  for (const std::string text : {"127.0.0.1:018081", "localhost:18081", "[::ffff:127.0.0.1]:18081",
+                                 "[::FFFF:7f00:1]:18081"}) {
+    const auto other = parse_address(text, false, problem);
+    ASSERT_TRUE(other) << text << ": " << problem;
+    EXPECT_EQ(other->text, text);  // the address as written is kept for display
+    EXPECT_TRUE(same_endpoint(plain->endpoint, other->endpoint)) << text;
+    EXPECT_TRUE(same_endpoint(other->endpoint, plain->endpoint)) << text;
+  }
+  for (const std::string text : {"127.0.0.1:18082", "127.0.0.2:18081", "[::1]:18081", "[::127.0.0.1]:18081"}) {
+    const auto other = parse_address(text, false, problem);
+    ASSERT_TRUE(other) << text << ": " << problem;
+    EXPECT_FALSE(same_endpoint(plain->endpoint, other->endpoint)) << text;
+  }
+}
+
+TEST(CanonicalEndpoint, MapsIPv4MappedIPv6ToIPv4AndLeavesTheRest) {
+  namespace ip = boost::asio::ip;
+  const ip::tcp::endpoint mapped(ip::make_address("::ffff:10.1.2.3"), 80);
+  EXPECT_EQ(canonical_endpoint(mapped), ip::tcp::endpoint(ip::make_address("10.1.2.3"), 80));
+  for (const char* address : {"10.1.2.3", "::1", "2001:db8::1", "::10.1.2.3"}) {
+    const ip::tcp::endpoint endpoint(ip::make_address(address), 443);
+    EXPECT_EQ(canonical_endpoint(endpoint), endpoint) << address;
   }
 }
 

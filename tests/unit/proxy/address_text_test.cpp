@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <sstream>
 
 namespace keel::http {
 namespace {
@@ -35,6 +36,24 @@ TEST(AddressText, IPv6UsesTheCanonicalText) {
   EXPECT_EQ(address_text(ip::make_address("::1")), "::1");
   EXPECT_EQ(address_text(ip::make_address("2001:DB8:0:0:0:0:0:1")), "2001:db8::1");
   EXPECT_EQ(address_text(ip::make_address("::ffff:10.0.0.1")), "::ffff:10.0.0.1");
+}
+
+TEST(EndpointText, BracketsIPv6SoThePortStaysUnambiguous) {
+  EXPECT_EQ(endpoint_text({ip::make_address("127.0.0.1"), 8081}), "127.0.0.1:8081");
+  EXPECT_EQ(endpoint_text({ip::make_address("0.0.0.0"), 0}), "0.0.0.0:0");
+  EXPECT_EQ(endpoint_text({ip::make_address("::1"), 8081}), "[::1]:8081");
+  EXPECT_EQ(endpoint_text({ip::make_address("::"), 443}), "[::]:443");
+  EXPECT_EQ(endpoint_text({ip::make_address("2001:DB8::1"), 65535}), "[2001:db8::1]:65535");
+  EXPECT_EQ(endpoint_text({ip::make_address("::ffff:10.0.0.1"), 80}), "[::ffff:10.0.0.1]:80");
+}
+
+TEST(EndpointText, MatchesAsioStreamOutput) {
+  for (const char* text : {"10.20.30.40", "::1", "fe80::1", "2001:db8::8:800:200c:417a"}) {
+    const ip::tcp::endpoint endpoint(ip::make_address(text), 1234);
+    std::ostringstream asio_text;
+    asio_text << endpoint;
+    EXPECT_EQ(endpoint_text(endpoint), asio_text.str()) << text;
+  }
 }
 
 }  // namespace

@@ -617,6 +617,23 @@ TEST_F(AdminRoutesTest, AuthenticationComesBeforeRoutingAndBodies) {
   EXPECT_TRUE(admin_.calls.empty());
 }
 
+// What the server asks once a request's header is read, before its body: the same
+// decision handle() makes, from the target and Authorization alone.
+TEST_F(AdminRoutesTest, RefuseUnauthorizedDecidesFromTheHeaderAlone) {
+  const std::string good = "Bearer " + std::string(kToken);
+  for (const auto* target : {"/api/v1/pools/web/backends", "/%61pi/v1/pools", "/api/v1/pools/%zz", "/api"}) {
+    const auto refused = guarded_.refuse_unauthorized({.method = "POST", .target = target});
+    ASSERT_TRUE(refused) << target;
+    EXPECT_EQ(refused->status, 401);
+    EXPECT_EQ(header(*refused, "WWW-Authenticate"), "Bearer");
+    EXPECT_FALSE(guarded_.refuse_unauthorized({.method = "POST", .target = target, .authorization = good}))
+        << target;
+    EXPECT_FALSE(routes_.refuse_unauthorized({.method = "POST", .target = target})) << target;
+  }
+  EXPECT_FALSE(guarded_.refuse_unauthorized({.method = "POST", .target = "/healthz"}));
+  EXPECT_TRUE(admin_.calls.empty());
+}
+
 TEST_F(AdminRoutesTest, HealthzAndNonApiPathsNeedNoToken) {
   EXPECT_EQ(send_guarded("GET", "/healthz", std::nullopt).status, 200);
   EXPECT_EQ(send_guarded("GET", "/healthz", "Bearer wrong").status, 200);
