@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -376,6 +377,25 @@ TEST(SupportProcess, ChildProcessBasics) {
   ChildProcess lingering{"/bin/sh", {"-c", "exec sleep 60"}};
   EXPECT_FALSE(lingering.wait_exit(10ms));
 }  // `lingering` is killed and reaped here
+
+// scripts/tsan relies on this: a race reported by a keel child fails the test, even one
+// that kills the child without looking at its exit status or output.
+TEST(SupportProcess, AThreadSanitizerReportInAChildFailsTheTest) {
+  EXPECT_NONFATAL_FAILURE(
+      {
+        ChildProcess racy{"/bin/sh", {"-c", "echo 'WARNING: ThreadSanitizer: data race (pid=1)' >&2; exec sleep 60"}};
+        EXPECT_TRUE(racy.wait_for_line("WARNING", 5s, ChildProcess::Output::err));
+      },
+      "ThreadSanitizer reported a data race in child process");
+  EXPECT_NONFATAL_FAILURE(
+      {
+        ChildProcess halted{"/bin/sh", {"-c", "echo 'WARNING: ThreadSanitizer: data race (pid=1)' >&2; exit 66"}};
+        EXPECT_EQ(halted.wait_exit(5s), 66);
+      },
+      "data race (pid=1)");
+  ChildProcess clean{"/bin/sh", {"-c", "echo 'WARNING: something else' >&2"}};
+  EXPECT_EQ(clean.wait_exit(5s), 0);
+}
 
 TEST(SupportProcess, ListeningAddress) {
   EXPECT_EQ(listening_address("listening on 127.0.0.1:8080"), "127.0.0.1:8080");
