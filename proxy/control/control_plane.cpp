@@ -175,8 +175,11 @@ const ControlPlane::PoolRecord* ControlPlane::find_pool(std::string_view name) c
 }
 
 std::shared_ptr<const RoutingSnapshot> ControlPlane::build_snapshot() {
+  // Single writer: a load and a store, no read-modify-write.
+  const std::uint64_t version = version_.load(std::memory_order_relaxed) + 1;
+  version_.store(version, std::memory_order_relaxed);
   auto snapshot = std::make_shared<RoutingSnapshot>(RoutingSnapshot{
-      .version = ++version_,
+      .version = version,
       .pools = {},
       .router = http::Router(config_.routes),
       .timeouts = config_.timeouts,
@@ -232,7 +235,7 @@ bool ControlPlane::wait_installed(std::uint64_t version, std::chrono::millisecon
 
 void ControlPlane::start_removing(BackendRecord& backend) {
   backend.removing = true;
-  backend.removing_since = version_ + 1;  // the snapshot about to be published
+  backend.removing_since = published_version() + 1;  // the snapshot about to be published
   backend.remove_by = Clock::now() + config_.timeouts.drain;
 }
 
@@ -565,7 +568,7 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
             BackendRecord leaving = backend;
             if (!leaving.removing) {
               leaving.removing = true;
-              leaving.removing_since = version_ + 1;
+              leaving.removing_since = published_version() + 1;
               leaving.remove_by = Clock::now() + next.timeouts.drain;
             }
             pool.backends.push_back(std::move(leaving));
@@ -585,7 +588,7 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
         update_health_targets();
         publish();
         autoscaler_.sample(Clock::now());  // the API shows new autoscale settings at once
-        log::info("reload: configuration " + path + " applied (snapshot " + std::to_string(version_) + ")");
+        log::info("reload: configuration " + path + " applied (snapshot " + std::to_string(published_version()) + ")");
         return {};
       }
     }
