@@ -205,8 +205,11 @@ const ControlPlane::PoolRecord* ControlPlane::find_pool(std::string_view name) c
 }
 
 std::shared_ptr<const RoutingSnapshot> ControlPlane::build_snapshot() {
+  // Single writer: a load and a store, no read-modify-write.
+  const std::uint64_t version = version_.load(std::memory_order_relaxed) + 1;
+  version_.store(version, std::memory_order_relaxed);
   auto snapshot = std::make_shared<RoutingSnapshot>(RoutingSnapshot{
-      .version = ++version_,
+      .version = version,
       .pools = {},
       .router = http::Router(config_.routes),
       .timeouts = config_.timeouts,
@@ -262,7 +265,7 @@ bool ControlPlane::wait_installed(std::uint64_t version, std::chrono::millisecon
 
 void ControlPlane::start_removing(BackendRecord& backend) {
   backend.removing = true;
-  backend.removing_since = version_ + 1;  // the snapshot about to be published
+  backend.removing_since = published_version() + 1;  // the snapshot about to be published
   backend.remove_by = Clock::now() + config_.timeouts.drain;
 }
 

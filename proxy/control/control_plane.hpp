@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -57,7 +58,9 @@ class ControlPlane final : public admin::PoolAdmin {
   // Any thread: blocks until every worker has installed snapshot `version` or
   // later (tests use it to see a change reach the workers).
   bool wait_installed(std::uint64_t version, std::chrono::milliseconds deadline);
-  std::uint64_t published_version() const { return version_; }
+  // Any thread: the version of the latest snapshot published (tests read it while
+  // the control thread publishes, hence the atomic).
+  std::uint64_t published_version() const { return version_.load(std::memory_order_relaxed); }
 
   // admin::PoolAdmin (control thread).
   std::vector<admin::PoolInfo> pools() const override;
@@ -139,7 +142,7 @@ class ControlPlane final : public admin::PoolAdmin {
   // Listener address as configured → where it is bound (port 0 resolved).
   std::map<std::string, boost::asio::ip::tcp::endpoint> listener_endpoints_;
   std::uint64_t next_backend_id_ = 0;
-  std::uint64_t version_ = 0;
+  std::atomic<std::uint64_t> version_{0};  // written by the control thread only
 
   // Installed versions per worker; the condition variable serves tests.
   std::vector<std::uint64_t> installed_;

@@ -48,7 +48,7 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
     if (problems.empty()) problems = open_new_listeners(plan);
     if (problems.empty()) {
       commit_reload(plan);
-      log::info("reload: configuration " + path + " applied (snapshot " + std::to_string(version_) + ")");
+      log::info("reload: configuration " + path + " applied (snapshot " + std::to_string(published_version()) + ")");
       return {};
     }
   }
@@ -144,7 +144,7 @@ void ControlPlane::add_leaving_backends(std::vector<PoolRecord>& pools, std::chr
       BackendRecord leaving = backend;
       if (!leaving.removing) {
         leaving.removing = true;
-        leaving.removing_since = version_ + 1;
+        leaving.removing_since = published_version() + 1;
         leaving.remove_by = Clock::now() + drain;
       }
       pool.backends.push_back(std::move(leaving));

@@ -8,6 +8,7 @@
 
 #include <boost/json.hpp>
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -379,6 +380,26 @@ TEST(SupportProcess, ChildProcessBasics) {
   ChildProcess lingering{"/bin/sh", {"-c", "exec sleep 60"}};
   EXPECT_FALSE(lingering.wait_exit(10ms));
 }  // `lingering` is killed and reaped here
+
+// Runs `script` in a shell as a ChildProcess and destroys it, having read its stderr
+// (`kill`: the destructor kills it; else it exits by itself first).
+void run_child(const std::string& script, bool kill) {
+  ChildProcess child{"/bin/sh", {"-c", script}};
+  if (kill)
+    EXPECT_TRUE(child.wait_for_line("WARNING", 5s, ChildProcess::Output::err));
+  else
+    EXPECT_TRUE(child.wait_exit(5s));
+}
+
+// scripts/tsan relies on this: a race reported by a keel child fails the test, even one
+// that kills the child without looking at its exit status or output.
+TEST(SupportProcess, AThreadSanitizerReportInAChildFailsTheTest) {
+  const std::string report = "echo 'WARNING: ThreadSanitizer: data race (pid=1)' >&2; ";
+  EXPECT_NONFATAL_FAILURE(run_child(report + "exec sleep 60", true),
+                          "ThreadSanitizer reported a data race in child process");
+  EXPECT_NONFATAL_FAILURE(run_child(report + "exit 66", false), "data race (pid=1)");
+  run_child("echo 'WARNING: something else' >&2; exec sleep 60", true);
+}
 
 TEST(SupportProcess, ListeningAddress) {
   EXPECT_EQ(listening_address("listening on 127.0.0.1:8080"), "127.0.0.1:8080");

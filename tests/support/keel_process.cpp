@@ -8,6 +8,8 @@
 #include <system_error>
 #include <utility>
 
+#include <gtest/gtest.h>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -60,6 +62,14 @@ int pidfd_for(pid_t pid) {
   return -1;
 #endif
 }
+
+// What ThreadSanitizer prints before each report (scripts/tsan builds keel and keel-echo
+// with it). A child's report is otherwise only text in a pipe that nobody reads, and
+// with halt_on_error the child just dies, which a test may take for an ordinary failure.
+constexpr std::string_view kThreadSanitizerReport = "WARNING: ThreadSanitizer";
+
+// How long the destructor waits for the rest of a finished child's output.
+constexpr std::chrono::seconds kOutputDrainDeadline{2};
 
 }  // namespace
 
@@ -168,6 +178,12 @@ ChildProcess::~ChildProcess() {
     ::kill(pid_, SIGKILL);
     try_reap(0);
   }
+  if (exit_status_) {
+    // Read to the end before stopping the reader, so a report written just before the
+    // child died is seen; bounded, as a grandchild may hold the pipes open.
+    std::unique_lock lock(mutex_);
+    changed_.wait_for(lock, kOutputDrainDeadline, [this] { return out_.ended && err_.ended; });
+  }
   if (wake_fd_ >= 0) {
     const std::uint64_t one = 1;
     [[maybe_unused]] auto written = ::write(wake_fd_, &one, sizeof one);
@@ -176,6 +192,14 @@ ChildProcess::~ChildProcess() {
   close_fd(out_fd_);
   close_fd(err_fd_);
   close_fd(wake_fd_);
+  fail_on_sanitizer_report();
+}
+
+void ChildProcess::fail_on_sanitizer_report() const {
+  const std::string err = output(Output::err);
+  if (err.find(kThreadSanitizerReport) == std::string::npos) return;
+  ADD_FAILURE() << "ThreadSanitizer reported a data race in child process " << pid_
+                << "; its stderr:\n" << err;
 }
 
 // Reader thread. Collects both outputs until both end or the destructor wakes it.

@@ -9,7 +9,10 @@
 // A child that is still running when its owner is destroyed is killed with SIGKILL (with
 // its whole process group) and reaped. Children also get SIGKILL if the thread that
 // started them dies, so a test binary killed by a ctest TIMEOUT leaves nothing behind;
-// start children from the test's main thread.
+// start children from the test's main thread. A child whose stderr holds a ThreadSanitizer
+// report ("WARNING: ThreadSanitizer") fails the current test when its owner is destroyed,
+// whatever its exit status: keel runs as a child in many tests, and a race there must not
+// pass unnoticed.
 #pragma once
 
 #include "tests/support/wait.hpp"
@@ -91,6 +94,8 @@ class ChildProcess {
   };
 
   void read_output();  // the reader thread
+  // Destructor, test thread: ADD_FAILURE with the child's stderr if it holds a report.
+  void fail_on_sanitizer_report() const;
   bool try_reap(int options);
 
   pid_t pid_ = -1;
