@@ -1,6 +1,7 @@
 // keel: reverse-proxy HTTP load balancer. Command line per INTERFACE.md.
 #include "proxy/config/config.hpp"
 #include "proxy/descriptor_budget.hpp"
+#include "proxy/http/address_text.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/proxy.hpp"
 #include "proxy/signals.hpp"
@@ -10,7 +11,6 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -21,12 +21,6 @@ constexpr std::string_view kUsage =
     "usage: keel [--config FILE]        run the proxy (default conf/keel.yaml)\n"
     "       keel --check-config FILE    validate FILE and exit 0, or print FILE:LINE:COL errors and exit 1\n"
     "       keel --version | --help\n";
-
-std::string to_string(const boost::asio::ip::tcp::endpoint& endpoint) {
-  std::ostringstream text;
-  text << endpoint;
-  return text.str();
-}
 
 int print_errors(const keel::config::LoadResult& loaded) {
   for (const auto& error : loaded.errors) std::cerr << error.to_string() << '\n';
@@ -58,9 +52,9 @@ int run(const std::string& config_path) {
 
   proxy->start();
   for (const auto& endpoint : proxy->endpoints())
-    std::cout << "listening on " << to_string(endpoint) << std::endl;  // flushed: harnesses wait for it
+    std::cout << "listening on " << keel::http::endpoint_text(endpoint) << std::endl;  // flushed: harnesses wait for it
   if (const auto admin = proxy->admin_endpoint())
-    std::cout << "admin listening on " << to_string(*admin) << std::endl;
+    std::cout << "admin listening on " << keel::http::endpoint_text(*admin) << std::endl;
   keel::log::info("keel started with " + std::to_string(config.workers) + " worker(s), config " +
                   config_path);
   proxy->wait();

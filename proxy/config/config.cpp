@@ -88,7 +88,7 @@ void Loader::load_listeners(const Value& value) {
     // Port 0 asks for an ephemeral port, so two of them never collide.
     const auto same =
         std::find_if(config_.listeners.begin(), config_.listeners.end(), [&](const Listener& other) {
-          return parsed->endpoint.port() != 0 && other.address.endpoint == parsed->endpoint;
+          return parsed->endpoint.port() != 0 && same_endpoint(other.address.endpoint, parsed->endpoint);
         });
     if (same != config_.listeners.end()) {
       error(field->mark, "duplicate listener '" + parsed->text + "' (" + item.path + "): same address as " +

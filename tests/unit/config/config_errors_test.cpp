@@ -148,6 +148,8 @@ TEST(ConfigErrors, BadAddresses) {
         "65535"}},
       {"listeners:\n  - address: 127.0.0.1:8080\n  - address: 127.0.0.1:8080\n" + kPool,
        {"3:14: duplicate listener '127.0.0.1:8080' (listeners[1]): same address as listeners[0]"}},
+      {"listeners:\n  - address: 127.0.0.1:8080\n  - address: \"[::ffff:127.0.0.1]:8080\"\n" + kPool,
+       {"3:14: duplicate listener '[::ffff:127.0.0.1]:8080' (listeners[1]): same address as listeners[0]"}},
   });
 }
 
