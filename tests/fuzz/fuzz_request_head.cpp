@@ -94,12 +94,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   const Seen whole = run(bytes, false);
   const Seen split = run(bytes, true);
-  // With every byte there, the decision is final; pieces may only refuse
-  // garbage earlier, while the head is still incomplete.
-  if (whole.relay.head_done || whole.relay.failed) {
-    KEEL_FUZZ_CHECK(split.relay.head_done == whole.relay.head_done);
-    KEEL_FUZZ_CHECK(split.relay.failed == whole.relay.failed);
-  }
+  // A head is accepted whichever way it arrives. Refusals may come at
+  // different times: pieces may refuse garbage before a line ends, and Beast,
+  // resuming its scan where the last piece ended, may wait for more bytes
+  // (until the client_header timeout) where the whole buffer shows an error.
+  KEEL_FUZZ_CHECK(split.relay.head_done == whole.relay.head_done);
   if (!whole.relay.head_done || !split.relay.head_done) return 0;
   KEEL_FUZZ_CHECK(split.relay.head_bytes == whole.relay.head_bytes);
   KEEL_FUZZ_CHECK(split.raw == whole.raw && split.checked == whole.checked);

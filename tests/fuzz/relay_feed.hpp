@@ -85,6 +85,12 @@ Relay relay(Parser& parser, const std::vector<std::string_view>& arrivals, bool 
   Relay r;
   std::string buffer;
   const auto as_buffer = [&] { return boost::asio::const_buffer(buffer.data(), buffer.size()); };
+  const auto finish = [&] {
+    r.done = parser.is_done();
+    r.body_bytes = parser.body_bytes();
+    r.rest = buffer;
+    return r;
+  };
   const auto put_body = [&] {
     boost::beast::error_code ec;
     const std::size_t used = parser.put(as_buffer(), ec);
@@ -101,19 +107,19 @@ Relay relay(Parser& parser, const std::vector<std::string_view>& arrivals, bool 
       boost::beast::error_code ec;
       const std::size_t used = parser.put(as_buffer(), ec);
       if (!parser.is_header_done()) {
-        // The connection puts its whole buffer again after need_more.
-        KEEL_FUZZ_CHECK(used == 0);
         if (ec && ec != beast_http::error::need_more) {
           r.failed = true;
           r.ec = ec;
-          return r;
+          return finish();
         }
+        // The connection puts its whole buffer again after need_more.
+        KEEL_FUZZ_CHECK(used == 0);
         continue;
       }
       if (ec && ec != beast_http::error::need_more) {
         r.failed = true;
         r.ec = ec;
-        return r;
+        return finish();
       }
       KEEL_FUZZ_CHECK(used > 0 && used <= buffer.size());
       KEEL_FUZZ_CHECK(std::string_view(buffer).substr(0, used).ends_with("\r\n\r\n"));
@@ -125,13 +131,13 @@ Relay relay(Parser& parser, const std::vector<std::string_view>& arrivals, bool 
       buffer.erase(0, used);
       if (!framing) {
         r.refused = true;
-        return r;
+        return finish();
       }
       parser.set_body_output(&r.body, *framing);
       parser.eager(true);
     }
     if (!buffer.empty() && !parser.is_done()) put_body();
-    if (r.failed) return r;
+    if (r.failed) return finish();
   }
   if (r.head_done && !parser.is_done() && !buffer.empty()) {
     // Every piece got one put(): one more on the same bytes must find nothing
@@ -151,10 +157,7 @@ Relay relay(Parser& parser, const std::vector<std::string_view>& arrivals, bool 
       r.ec = ec;
     }
   }
-  r.done = parser.is_done();
-  r.body_bytes = parser.body_bytes();
-  r.rest = buffer;
-  return r;
+  return finish();
 }
 
 }  // namespace keel::fuzz
