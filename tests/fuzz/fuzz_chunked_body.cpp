@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // In pieces, a refusal may come later (a short bad chunk header waits for a
   // few more bytes, or the timeout), but never a refusal or an end where the
   // whole body has none.
-  if (pieces.failed) KEEL_FUZZ_CHECK(plain.failed && pieces.ec == plain.ec);
+  if (pieces.failed) KEEL_FUZZ_CHECK(plain.failed);  // the reason may differ (seen further on)
   if (plain.failed) {
     KEEL_FUZZ_CHECK(!pieces.done);
     return 0;
