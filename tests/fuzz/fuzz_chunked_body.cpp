@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Bytes relayed before an error may be cut differently; a body without one
   // is the same whichever way it arrived.
   KEEL_FUZZ_CHECK(pieces.body == plain.body);
-  KEEL_FUZZ_CHECK(pieces.rest == plain.rest);
+  if (plain.done) KEEL_FUZZ_CHECK(pieces.rest == plain.rest);  // unfinished, Beast may hold back more or less
   const auto decoded = fuzz::dechunk(chunked.body, !chunked.done);
   KEEL_FUZZ_CHECK(decoded && *decoded == plain.body);
   return 0;
