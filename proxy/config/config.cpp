@@ -6,6 +6,7 @@
 
 #include "proxy/config/loader.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <system_error>
 #include <thread>
 #include <utility>
@@ -304,6 +306,41 @@ namespace {
 
 constexpr std::size_t kMaxFileBytes = 16 * 1'024 * 1'024;
 
+// Where each document starts (the mark of its first token), without building it.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// YAML::LoadAll, except that a document which consumes no token is a syntax
+// error: yaml-cpp 0.7 reads such a document (a ',' where a node should start)
+// as null without moving on, and LoadAll then loops forever, allocating a null
+// document each time. Found by fuzzing. Throws YAML::ParserException.
+std::vector<YAML::Node> load_documents(const std::string& text) {
+  std::istringstream input(text);
+  YAML::Parser parser(input);
+  DocumentStarts documents;
+  while (parser.HandleNextDocument(documents)) {
+    const auto& starts = documents.starts;
+    if (starts.size() >= 2 && starts[starts.size() - 1].pos == starts[starts.size() - 2].pos) {
+      const YAML::Mark& stuck = starts.back();
+      const char c = stuck.pos >= 0 && static_cast<std::size_t>(stuck.pos) < text.size() ? text[stuck.pos] : '?';
+      throw YAML::ParserException(stuck, std::string("unexpected '") + c + "'");
+    }
+  }
+  return YAML::LoadAll(text);
+}
+
 LoadResult single_error(const std::string& file, int line, int column, std::string message) {
   LoadResult result;
   result.errors.push_back({.file = file, .line = line, .column = column, .message = std::move(message)});
@@ -316,7 +353,7 @@ LoadResult parse_config(std::string_view yaml_text, const std::string& file_name
   try {
     std::vector<YAML::Node> documents;
     try {
-      documents = YAML::LoadAll(std::string(yaml_text));
+      documents = load_documents(std::string(yaml_text));
     } catch (const YAML::ParserException& syntax) {
       const bool known = !syntax.mark.is_null();
       return single_error(file_name, known ? syntax.mark.line + 1 : 0, known ? syntax.mark.column + 1 : 0,

@@ -183,7 +183,8 @@ std::vector<ControlPlane::PoolRecord> ControlPlane::desired_pools(const config::
     pools.push_back(std::move(pool));
   }
   if (state) {
-    for (const auto& [name, backends] : state->pools) {
+    for (const auto& entry : state->pools) {
+      const std::string& name = entry.first;  // a structured binding: clang 14 cannot capture it
       if (std::none_of(config.pools.begin(), config.pools.end(), [&](const auto& p) { return p.name == name; }))
         log::warn("state file " + config.state_file + " names pool '" + name +
                   "', which the config does not have; ignored");

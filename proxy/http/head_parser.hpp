@@ -49,9 +49,22 @@ class RelayParser : public beast_http::basic_parser<isRequest> {
   // separately; keel's connections put their whole buffer again after need_more
   // and take the bytes used once the head is done as its length, and 431 is due
   // past max_header_bytes for the head as a whole.
+  //
+  // After need_more in a body, Beast asserts that the next put() brings new
+  // bytes and, for a last chunk waiting for its trailer, at least 5 in all
+  // (parse_chunk_header), but the upload pump puts what the first body put()
+  // left without reading first, and "0\r\n" may arrive alone. Such a put() is
+  // need_more again without reaching Beast; a body's end is never shorter than
+  // "0\r\n\r\n", so no message waits for bytes it already has. Found by fuzzing.
   std::size_t put(boost::asio::const_buffer buffer, boost::beast::error_code& ec) {
     if (!this->is_header_done() && !head_complete(buffer, ec)) return 0;
-    return Base::put(buffer, ec);
+    if (waiting_with_ != kNotWaiting && (buffer.size() <= waiting_with_ || buffer.size() < 5)) {
+      ec = beast_http::error::need_more;
+      return 0;
+    }
+    const std::size_t used = Base::put(buffer, ec);
+    waiting_with_ = ec == beast_http::error::need_more && this->is_header_done() ? buffer.size() - used : kNotWaiting;
+    return used;
   }
 
   void header_limit(std::uint32_t limit) {
@@ -158,7 +171,10 @@ class RelayParser : public beast_http::basic_parser<isRequest> {
     }
   }
 
+  static constexpr std::size_t kNotWaiting = static_cast<std::size_t>(-1);
+
   std::vector<Field>& fields_;
+  std::size_t waiting_with_ = kNotWaiting;  // bytes left unused by a put() that said need_more
   std::uint32_t header_limit_ = 8192;  // Beast's default, until header_limit() is called
   std::size_t head_scanned_ = 0;       // head bytes known to hold no terminator
   bool line_seen_ = false;

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -247,6 +250,31 @@ TEST(ConfigErrors, YamlProblems) {
       {"listeners:\n\t- address: 127.0.0.1:0\n", {"2:2: YAML syntax error: illegal block entry"}},
       {"listeners: [a, b\npools: 1\n", {"2:6: YAML syntax error: end of sequence flow not found"}},
   });
+}
+
+// Found by fuzzing: yaml-cpp 0.7's LoadAll loops forever, allocating, on a
+// document that consumes no token (a file that starts with ','), so start,
+// --check-config and SIGHUP hung and ate memory. Each case runs first in a
+// child under an alarm, so that a regression fails here instead of hanging.
+TEST(ConfigErrors, ADocumentThatConsumesNothingIsASyntaxErrorNotAHang) {
+  const std::vector<ErrorCase> cases = {
+      {",: 1\n", {"1:1: YAML syntax error: unexpected ','"}},
+      {",\n" + kListener + kPool, {"1:1: YAML syntax error: unexpected ','"}},
+      {"- a\n,\n", {"2:1: YAML syntax error: unexpected ','"}},
+      {kListener + kPool + "--- ,\n", {"5:5: YAML syntax error: unexpected ','"}},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EXIT(
+        {
+          ::alarm(10);
+          const LoadResult result = parse_config(c.yaml, "keel.yaml");
+          std::_Exit(!result.config && result.errors.size() == 1 ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "")
+        << "--- config:\n" << c.yaml;
+  }
+  if (HasFailure()) return;  // in this process it would hang
+  expect_errors(cases);
 }
 
 // Problems are reported all at once, in document order, even when the check
