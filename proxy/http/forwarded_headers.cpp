@@ -31,6 +31,12 @@ void append_field(std::string& out, std::string_view name, std::string_view valu
   out.append("\r\n");
 }
 
+bool has_host_field(const std::vector<Field>& fields) {
+  for (const Field& field : fields)
+    if (field.id == beast_http::field::host) return true;
+  return false;
+}
+
 void append_number(std::string& out, std::uint64_t value) {
   char digits[24];
   const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
@@ -104,7 +110,14 @@ void write_upstream_request_head(std::string& out, const RequestParser& request,
   out.push_back(' ');
   out.append(request.target());
   out.append(" HTTP/1.1\r\n");
-  if (host.empty() && !context.default_host.empty()) append_field(out, "Host", context.default_host);
+  // HTTP/1.0 may come without Host; the request goes on as HTTP/1.1, which needs one:
+  // the host the guard found in an absolute-form target, else the listener's address.
+  if (request.version() < 11 && !has_host_field(fields)) {
+    if (!host.empty())
+      append_field(out, "Host", host);
+    else if (!context.default_host.empty())
+      append_field(out, "Host", context.default_host);
+  }
 
   bool has_forwarded_for = false;
   bool has_via = false;

@@ -108,7 +108,11 @@ GuardResult check_request_head(const RequestParser& parser, std::string_view& ho
   if (host_count > 1) return GuardResult::multiple_host;
   if (host_count == 0) {
     if (parser.version() >= 11) return GuardResult::missing_host;
-    host = {};
+    // HTTP/1.0 without Host: an absolute-form target's authority is the host, for
+    // keel's routing as for the backend (which reads it from the target).
+    host = absolute_form ? authority_of(target) : std::string_view();
+    if (!host.empty() && !is_valid_host(host)) return GuardResult::invalid_host;
+    if (absolute_form && host.empty()) return GuardResult::invalid_host;
     return GuardResult::ok;
   }
   if (!is_valid_host(host)) return GuardResult::invalid_host;

@@ -73,6 +73,17 @@ TEST(UpstreamRequestHead, Http10WithoutHostGetsNoForwardedHost) {
             with_forwarded({"GET / HTTP/1.1", "Accept: */*"}, ""));
 }
 
+// The backend reads the host from an absolute-form target; keel routed by it too,
+// and the HTTP/1.1 request it sends on carries it as Host.
+TEST(UpstreamRequestHead, Http10AbsoluteFormWithoutHostSendsItsAuthorityAsHost) {
+  EXPECT_EQ(upstream_head("GET http://h.test:8080/x HTTP/1.0\r\n\r\n"),
+            with_forwarded({"GET http://h.test:8080/x HTTP/1.1", "Host: h.test:8080"}, "h.test:8080"));
+  Upstream listener;
+  listener.context.default_host = "127.0.0.1:8080";
+  EXPECT_EQ(upstream_head("GET /x HTTP/1.0\r\n\r\n", listener),
+            with_forwarded({"GET /x HTTP/1.1", "Host: 127.0.0.1:8080"}, ""));
+}
+
 TEST(UpstreamRequestHead, DropsHopByHopFields) {
   const std::string message =
       "POST /p HTTP/1.1\r\n"

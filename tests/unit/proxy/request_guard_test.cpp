@@ -149,7 +149,11 @@ TEST(CheckRequestHead, AbsoluteFormMustNameTheHostItIsSentTo) {
       {"GET http://user@h.test/x HTTP/1.1\r\nHost: h.test\r\n\r\n", GuardResult::invalid_host},
       {"GET http:///x HTTP/1.1\r\nHost: h.test\r\n\r\n", GuardResult::invalid_host},
       {"GET http://evil.test/x HTTP/1.0\r\nHost: h.test\r\n\r\n", GuardResult::invalid_host},
-      {"GET http://h.test/x HTTP/1.0\r\n\r\n", GuardResult::ok, ""},
+      {"GET http://h.test/x HTTP/1.0\r\n\r\n", GuardResult::ok, "h.test"},
+      {"GET http://h.test:8080?q HTTP/1.0\r\n\r\n", GuardResult::ok, "h.test:8080"},
+      {"GET http://user@h.test/x HTTP/1.0\r\n\r\n", GuardResult::invalid_host},
+      {"GET http:///x HTTP/1.0\r\n\r\n", GuardResult::invalid_host},
+      {"GET /x HTTP/1.0\r\n\r\n", GuardResult::ok, ""},
   });
 }
 
