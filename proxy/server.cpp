@@ -57,18 +57,24 @@ tcp::endpoint claim_address(asio::io_context& io, const config::Listener& listen
   return claimed;
 }
 
-// One acceptor per worker on the same address. Port 0: the first bind picks the
-// port, the other workers join it.
-std::vector<tcp::acceptor> bind_for_workers(std::vector<std::unique_ptr<worker::Worker>>& workers,
-                                            const config::Listener& listener, tcp::endpoint& bound) {
-  std::vector<tcp::acceptor> acceptors;
-  tcp::endpoint endpoint = claim_address(workers.front()->context(), listener);
-  for (auto& worker : workers) {
-    acceptors.push_back(bind_acceptor(worker->context(), endpoint, listener.address.text));
+// One listening socket per worker on the same address. Port 0: the first bind
+// picks the port, the others join it. They are bound on a loop of their own and
+// handed over as descriptors: a worker's loop runs without per-socket locks
+// (BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO), so only its own thread may register a
+// socket with it, and a reload opens listeners while the workers run.
+std::vector<tcp::acceptor::native_handle_type> bind_for_workers(std::size_t workers, const config::Listener& listener,
+                                                                tcp::endpoint& bound) {
+  asio::io_context binding;
+  tcp::endpoint endpoint = claim_address(binding, listener);
+  std::vector<tcp::acceptor> acceptors;  // closed again if a later bind throws
+  for (std::size_t i = 0; i < workers; ++i) {
+    acceptors.push_back(bind_acceptor(binding, endpoint, listener.address.text));
     endpoint = acceptors.back().local_endpoint();
   }
   bound = endpoint;
-  return acceptors;
+  std::vector<tcp::acceptor::native_handle_type> sockets;
+  for (auto& acceptor : acceptors) sockets.push_back(acceptor.release());
+  return sockets;
 }
 }  // namespace
 
@@ -88,8 +94,9 @@ Server::Server(const config::Config& config) {
   for (const auto& listener : config.listeners) {
     const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr;
     tcp::endpoint bound;
-    auto acceptors = bind_for_workers(workers_, listener, bound);
-    for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->add_acceptor(std::move(acceptors[i]), tls);
+    const auto sockets = bind_for_workers(workers_.size(), listener, bound);
+    for (std::size_t i = 0; i < workers_.size(); ++i)  // not running yet: their loops are ours
+      workers_[i]->add_acceptor(tcp::acceptor(workers_[i]->context(), bound.protocol(), sockets[i]), tls);
     endpoints_.push_back(bound);
   }
 }
@@ -121,12 +128,11 @@ void Server::publish(std::shared_ptr<const control::RoutingSnapshot> snapshot) {
 tcp::endpoint Server::open_listener(const config::Listener& listener) {
   const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr;
   tcp::endpoint bound;
-  auto acceptors = bind_for_workers(workers_, listener, bound);
+  const auto sockets = bind_for_workers(workers_.size(), listener, bound);
   for (std::size_t i = 0; i < workers_.size(); ++i) {
-    // The acceptor was opened on the worker's io_context, so moving it there is safe.
-    auto shared = std::make_shared<tcp::acceptor>(std::move(acceptors[i]));
-    asio::post(workers_[i]->context(), [w = workers_[i].get(), shared, tls] {
-      w->open_listener(std::move(*shared), tls);
+    // The worker registers the socket with its loop on its own thread.
+    asio::post(workers_[i]->context(), [w = workers_[i].get(), protocol = bound.protocol(), socket = sockets[i], tls] {
+      w->open_listener(tcp::acceptor(w->context(), protocol, socket), tls);
     });
   }
   endpoints_.push_back(bound);
