@@ -62,12 +62,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     KEEL_FUZZ_CHECK(!pieces.done && !plain.done);
     return 0;
   }
-  KEEL_FUZZ_CHECK(!pieces.failed && pieces.done == plain.done && pieces.body_bytes == plain.body_bytes);
-  // Bytes relayed before an error may be cut differently; a body without one
-  // is the same whichever way it arrived.
-  KEEL_FUZZ_CHECK(pieces.body == plain.body);
-  if (plain.done) KEEL_FUZZ_CHECK(pieces.rest == plain.rest);  // unfinished, Beast may hold back more or less
   const auto decoded = fuzz::dechunk(chunked.body, !chunked.done);
   KEEL_FUZZ_CHECK(decoded && *decoded == plain.body);
+  KEEL_FUZZ_CHECK(pieces.done == plain.done);
+  // An unfinished body may be held back a little longer in pieces: after need_more
+  // the parser waits for at least 5 bytes (a chunked body always ends with
+  // "0\r\n\r\n", so more always come); what went through is a prefix.
+  if (!plain.done) {
+    KEEL_FUZZ_CHECK(pieces.body_bytes <= plain.body_bytes);
+    KEEL_FUZZ_CHECK(std::string_view(plain.body).substr(0, pieces.body.size()) == pieces.body);
+    return 0;
+  }
+  // A whole body is the same whichever way it arrived.
+  KEEL_FUZZ_CHECK(pieces.body_bytes == plain.body_bytes);
+  KEEL_FUZZ_CHECK(pieces.body == plain.body);
+  KEEL_FUZZ_CHECK(pieces.rest == plain.rest);
   return 0;
 }
