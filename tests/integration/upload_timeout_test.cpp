@@ -89,7 +89,8 @@ TEST(StalledUpload, UploadThatKeepsComingWithinTheIdleTimeoutIsNotCut) {
   KeelUnderTest keel{stall_config(backend.address())};
   TestClient client{keel.address()};
   ASSERT_FALSE(client.send_raw("POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\na"));
-  // Three pauses of half the idle timeout: longer than it in total.
+  // Three pauses of half the idle timeout, longer than it in total: the pauses are the
+  // client behaviour under test (a slow, steady upload), not a wait for an event.
   for (const char* piece : {"b", "c", "d"}) {
     std::this_thread::sleep_for(kIdle / 2);
     ASSERT_FALSE(client.send_raw(piece));
