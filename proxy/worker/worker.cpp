@@ -154,9 +154,10 @@ void Worker::tick() {
       accept_next(*acceptor);
     }
   }
-  // maybe_finish_shutdown() cancelled the timer, but this tick may have been
-  // queued already: re-arming it would keep the loop alive until the grace ends.
-  if (shutdown_finished_) return;
+  // Nothing left in flight: maybe_finish_shutdown() cancelled the timer, but this
+  // tick may have been queued already; re-arming it would keep the loop alive until
+  // the grace ends. (No client can come back: the acceptors are closed.)
+  if (shutting_down_ && client_count_ == 0) return;
   tick_timer_->expires_after(kTickInterval);
   tick_armed_ = true;
   tick_timer_->async_wait([this](boost::system::error_code ec) {
@@ -215,7 +216,6 @@ void Worker::maybe_finish_shutdown() {
   // Nothing in flight: close parked upstream connections and the tick, and the
   // loop runs out of work.
   for (auto& pool : pools_) pool->reconcile(empty_pool(pool->name()));
-  shutdown_finished_ = true;
   if (tick_timer_) tick_timer_->cancel();
 }
 

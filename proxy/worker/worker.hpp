@@ -151,7 +151,6 @@ class Worker {
       idle_clients_;  // oldest first
   std::size_t client_count_ = 0;
   bool shutting_down_ = false;
-  bool shutdown_finished_ = false;  // nothing left in flight: the tick stops for good
   std::uint64_t accept_failures_ = 0;  // since the last warning
   Clock::time_point next_accept_warning_{};
   Clock::time_point shutdown_deadline_{};
