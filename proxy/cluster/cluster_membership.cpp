@@ -58,11 +58,13 @@ asio::awaitable<bool> ClusterAgent::ensure_lease() {
     const auto* result = reply.ok() ? reply.result->if_contains("result") : nullptr;
     const auto ttl = result && result->is_object() ? read_int64(result->as_object(), "TTL") : std::nullopt;
     if (ttl && *ttl > 0) {
+      set_connected(true, {});
       next_keepalive_ = now + settings_.lease_ttl / 3;
       lease_confirmed_ = now;
       co_return true;
     }
     if (!reply.ok() && reply.unavailable()) {
+      set_connected(false, reply.describe());
       // etcd has let the lease go by now: so has the leadership.
       if (now - lease_confirmed_ >= settings_.lease_ttl) {
         lease_ = 0;

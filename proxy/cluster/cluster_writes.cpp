@@ -80,8 +80,15 @@ asio::awaitable<void> ClusterAgent::run_write(std::shared_ptr<Pending> pending, 
   }
   if (!reply.ok()) {
     if (reply.unavailable()) {
-      log::warn("cluster: " + what + " not made: etcd unavailable (" + reply.describe() + ")");
-      pending->finish(unavailable("etcd is unavailable (" + reply.describe() + "); the change was not made"));
+      set_connected(false, reply.describe());
+      // Sent but not answered: etcd may still commit it when it recovers.
+      const bool unknown = reply.sent;
+      log::warn("cluster: " + what + (unknown ? " unconfirmed" : " not made") + ": etcd unavailable (" +
+                reply.describe() + ")");
+      pending->finish(unavailable(
+          unknown ? "etcd did not confirm the change in time (" + reply.describe() +
+                        "); it may still be applied once etcd has a quorum again: read the pool before retrying"
+                  : "etcd is unavailable (" + reply.describe() + "); the change was not made"));
     } else {
       pending->finish(admin::Outcome{.status = 500, .error = "etcd refused the change: " + reply.describe(),
                                      .pending = nullptr, .retry_after_seconds = 0});

@@ -21,14 +21,17 @@ EtcdReply parse_reply(const HttpReply& reply) {
     return EtcdReply{.result = std::nullopt,
                      .error = EtcdError{.code = -1, .message = "HTTP " + std::to_string(reply.status) +
                                                                ": not a JSON object"},
-                     .unreachable = {}};
+                     .unreachable = {},
+                     .sent = true};
   auto& object = value.as_object();
-  if (auto error = read_error(object)) return EtcdReply{.result = std::nullopt, .error = std::move(error), .unreachable = {}};
+  if (auto error = read_error(object))
+    return EtcdReply{.result = std::nullopt, .error = std::move(error), .unreachable = {}, .sent = true};
   if (reply.status != 200)
     return EtcdReply{.result = std::nullopt,
                      .error = EtcdError{.code = -1, .message = "HTTP " + std::to_string(reply.status)},
-                     .unreachable = {}};
-  return EtcdReply{.result = std::move(object), .error = std::nullopt, .unreachable = {}};
+                     .unreachable = {},
+                     .sent = true};
+  return EtcdReply{.result = std::move(object), .error = std::nullopt, .unreachable = {}, .sent = true};
 }
 
 bool is_token_refused(const EtcdError& error) {
@@ -99,15 +102,18 @@ asio::awaitable<std::optional<std::string>> EtcdClient::ensure_token() {
 
 asio::awaitable<EtcdReply> EtcdClient::send(std::string_view path, const std::string& body) {
   if (auto problem = co_await ensure_connected())
-    co_return EtcdReply{.result = std::nullopt, .error = std::nullopt, .unreachable = *problem};
+    co_return EtcdReply{.result = std::nullopt, .error = std::nullopt, .unreachable = *problem, .sent = false};
   std::string problem;
   auto reply = co_await connection_->post(path, body, token_, kEtcdRequestTimeout, problem);
   if (!reply) {
     const std::string url = connection_->endpoint().url;
     rotate();
-    co_return EtcdReply{.result = std::nullopt, .error = std::nullopt, .unreachable = url + ": " + problem};
+    co_return EtcdReply{.result = std::nullopt, .error = std::nullopt, .unreachable = url + ": " + problem,
+                        .sent = problem.starts_with("no reply")};
   }
-  co_return parse_reply(*reply);
+  auto parsed = parse_reply(*reply);
+  parsed.sent = true;
+  co_return parsed;
 }
 
 asio::awaitable<void> EtcdClient::acquire() {
@@ -136,7 +142,7 @@ asio::awaitable<EtcdReply> EtcdClient::call(std::string_view path, std::string b
 asio::awaitable<EtcdReply> EtcdClient::call_once_acquired(std::string_view path, const std::string& body) {
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (auto problem = co_await ensure_token()) {
-      co_return EtcdReply{.result = std::nullopt, .error = std::nullopt, .unreachable = *problem};
+      co_return EtcdReply{.result = std::nullopt, .error = std::nullopt, .unreachable = *problem, .sent = false};
     }
     auto reply = co_await send(path, body);
     if (reply.error && is_token_refused(*reply.error) && !username_.empty() && attempt == 0) {
@@ -145,8 +151,10 @@ asio::awaitable<EtcdReply> EtcdClient::call_once_acquired(std::string_view path,
     }
     co_return reply;
   }
-  co_return EtcdReply{.result = std::nullopt, .error = EtcdError{.code = kUnauthenticated, .message = "token refused twice"},
-                      .unreachable = {}};
+  co_return EtcdReply{.result = std::nullopt,
+                      .error = EtcdError{.code = kUnauthenticated, .message = "token refused twice"},
+                      .unreachable = {},
+                      .sent = true};
 }
 
 asio::awaitable<std::unique_ptr<EtcdConnection>> EtcdClient::open_stream_connection(std::string& token,

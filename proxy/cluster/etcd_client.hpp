@@ -41,6 +41,8 @@ struct EtcdReply {
   std::optional<boost::json::object> result;  // set on success
   std::optional<EtcdError> error;             // etcd refused (a result is absent)
   std::string unreachable;                    // no endpoint answered: why (result and error absent)
+  // The request reached an endpoint (it may have been applied even without an answer).
+  bool sent = false;
 
   bool ok() const { return result.has_value(); }
   // Whether the cluster cannot serve the request now (no endpoint, no leader,

@@ -113,7 +113,14 @@ std::optional<EtcdError> read_error(const json::object& reply) {
   const auto* code = reply.if_contains("code");
   if (!error && !code) return std::nullopt;
   EtcdError out;
-  if (const auto* object = error ? error->if_object() : nullptr) return read_error(*object);  // watch: {"error":{...}}
+  if (const auto* object = error ? error->if_object() : nullptr) {  // a stream's {"error":{"grpc_code","message"}}
+    if (const auto* code_value = object->if_contains("grpc_code"); code_value && code_value->is_int64())
+      out.code = static_cast<int>(code_value->as_int64());
+    if (const auto* message = object->if_contains("message"); message && message->is_string())
+      out.message = message->as_string();
+    if (out.message.empty()) out.message = "etcd error " + std::to_string(out.code);
+    return out;
+  }
   if (code && code->is_int64()) out.code = static_cast<int>(code->as_int64());
   if (const auto* message = reply.if_contains("message"); message && message->is_string())
     out.message = message->as_string();

@@ -47,7 +47,7 @@ class FakePoolAdmin final : public PoolAdmin {
 
   // "web" is autoscaled, "api" is not.
   std::vector<AutoscaleInfo> autoscaling() const override {
-    return {{.pool = "web", .current = 2, .desired = 5, .observed_concurrency = 41.5, .mode = "panic"}};
+    return {{.pool = "web", .current = 2, .desired = 5, .observed_concurrency = 41.5, .mode = "panic", .decided_by = {}}};
   }
 
   std::optional<PoolInfo> pool(std::string_view name) const override {
