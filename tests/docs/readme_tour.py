@@ -49,16 +49,23 @@ def tour_blocks(readme: str):
 
 
 def read_listening(proc, wanted: int, deadline: float):
-    """The addresses of the first `wanted` 'listening on' lines of proc's stdout."""
-    found = []
+    """The addresses of the first `wanted` 'listening on' lines of proc's stdout.
+
+    Reads the pipe unbuffered: a buffered readline could take both lines at once
+    and leave select() waiting for bytes that already arrived."""
+    found, pending = [], b""
+    fd = proc.stdout.fileno()
     while len(found) < wanted:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([proc.stdout], [], [], remaining)[0]:
-            raise RuntimeError(f"no 'listening on' line from {proc.args[0]} in time")
-        line = proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"{proc.args[0]} exited with {proc.wait()} before listening")
-        match = re.match(r"(?:admin )?listening on (\S+)", line)
+        while b"\n" not in pending:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise RuntimeError(f"no 'listening on' line from {proc.args[0]} in time")
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                raise RuntimeError(f"{proc.args[0]} exited with {proc.wait()} before listening")
+            pending += chunk
+        line, pending = pending.split(b"\n", 1)
+        match = re.match(r"(?:admin )?listening on (\S+)", line.decode())
         if match:
             found.append(match.group(1))
     return found
@@ -91,7 +98,7 @@ def main() -> int:
         ports = {}
         for number, name in ((8081, "echo-1"), (8082, "echo-2"), (8083, "echo-3")):
             proc = subprocess.Popen([echo, "--listen", "127.0.0.1:0", "--id", name],
-                                    stdout=subprocess.PIPE, text=True)
+                                    stdout=subprocess.PIPE)
             processes.append(proc)
             ports[number] = read_listening(proc, 1, deadline)[0].rsplit(":", 1)[1]
 
@@ -107,7 +114,7 @@ def main() -> int:
             f.write(config)
         keel_log = open(os.path.join(work, "keel.err"), "w+")
         proc = subprocess.Popen([keel, "--config", config_path], stdout=subprocess.PIPE,
-                                stderr=keel_log, text=True)
+                                stderr=keel_log)
         processes.append(proc)
         listener, admin = read_listening(proc, 2, deadline)
         ports[8080] = listener.rsplit(":", 1)[1]
