@@ -57,6 +57,7 @@ std::string help(const std::string& default_config) {
          "\n"
          "environment:\n"
          "  KEEL_ADMIN_TOKEN     bearer token of the admin API when admin.token_file is not set\n"
+         "  KEEL_ETCD_PASSWORD   etcd password (cluster mode) when cluster.etcd.password_file is not set\n"
          "  NOTIFY_SOCKET        set by systemd (Type=notify): keel reports ready, reloading, stopping\n"
          "\n"
          "output: one 'listening on ADDRESS' line per listener and 'admin listening on ADDRESS'\n"
@@ -64,7 +65,7 @@ std::string help(const std::string& default_config) {
          "stop, 1 on a config or start error, 2 on a bad command line.\n"
          "\n"
          "documentation: man 8 keel; docs/ in the source tree: configuration.md,\n"
-         "admin-api.md, operations.md, architecture.md (installed in " KEEL_DOC_DIR ")\n";
+         "admin-api.md, operations.md, cluster.md, architecture.md (installed in " KEEL_DOC_DIR ")\n";
 }
 
 int print_errors(const keel::config::LoadResult& loaded) {

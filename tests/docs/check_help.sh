@@ -15,7 +15,7 @@ expect() {  # expect NAME TEXT WANTED...
 }
 help=$("$keel" --help)
 expect keel "$help" --config --check-config --version SIGHUP SIGTERM SIGINT SIGUSR1 \
-  KEEL_ADMIN_TOKEN NOTIFY_SOCKET "man 8 keel" configuration.md admin-api.md operations.md \
+  KEEL_ADMIN_TOKEN KEEL_ETCD_PASSWORD NOTIFY_SOCKET "man 8 keel" configuration.md admin-api.md operations.md \
   "(default conf/keel.yaml)"
 [ "$("$keel" -h)" = "$help" ] || { echo "FAIL: keel -h differs from --help" >&2; failures=$((failures + 1)); }
 help=$("$echo_bin" --help)
