@@ -22,7 +22,7 @@ class ProbeTransport {
   virtual ~ProbeTransport() = default;
 };
 
-// A pool's `health_check` settings (INTERFACE.md).
+// A pool's `health_check` settings (docs/configuration.md).
 struct CheckSettings {
   std::string path = "/healthz";
   std::chrono::milliseconds interval{2000};

@@ -216,7 +216,7 @@ AdminResponse AdminRoutes::handle(const AdminRequest& request, PoolAdmin& admin)
     if (!is_read) return method_not_allowed(kAllowRead);
     return reply(200, json::object{{"status", "ok"}});
   }
-  // Open like /healthz (INTERFACE.md asks the token of /api/ only, as nginx and Envoy
+  // Open like /healthz (the token guards /api/ only, docs/admin-api.md, as nginx and Envoy
   // leave stats open on their admin port): the admin address is the access control.
   if (path.size() == 1 && path[0] == "metrics") {
     if (!is_read) return method_not_allowed(kAllowRead);

@@ -1,4 +1,4 @@
-// The admin API's routes (INTERFACE.md "Admin API") as a pure function of one request:
+// The admin API's routes (docs/admin-api.md) as a pure function of one request:
 // no sockets, so every status code of the contract is unit-testable. AdminServer feeds it.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Boost.JSON <-> the admin API's views (INTERFACE.md "Admin API"). Parsing is strict:
+// Boost.JSON <-> the admin API's views (docs/admin-api.md). Parsing is strict:
 // unknown fields, wrong types and out-of-range values are refused with a message meant
 // for the client, every problem of a body at once ("; "-separated).
 #pragma once

@@ -10,7 +10,7 @@
 
 namespace keel::admin {
 
-// A backend as the admin API shows it (INTERFACE.md "A backend as JSON").
+// A backend as the admin API shows it (docs/admin-api.md "A backend").
 struct BackendInfo {
   std::string address;
   std::uint32_t weight = 1;

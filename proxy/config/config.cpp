@@ -1,5 +1,5 @@
 // The YAML config loader: walks the document once, checks it against the
-// schema of INTERFACE.md and collects every problem with its place. This file
+// schema of docs/configuration.md and collects every problem with its place. This file
 // holds the entry points and the core schema; admin_config.cpp and
 // pool_checks.cpp hold their sections, loader.cpp the accessors all share.
 #include "proxy/config/config.hpp"

@@ -91,7 +91,7 @@ struct Passive {
   Milliseconds fail_timeout{10'000};
 };
 
-// Autoscale signals (INTERFACE.md "autoscale"): keel recommends a pool size;
+// Autoscale signals (docs/configuration.md "autoscale"): keel recommends a pool size;
 // whoever listens adds and removes backends through the admin API.
 struct Autoscale {
   double target_concurrency = 10;  // in-flight requests per backend; > 0

@@ -62,7 +62,7 @@ class Mapping {
 
 struct Keys {
   std::initializer_list<std::string_view> known;
-  // In INTERFACE.md but not implemented yet: refused by name, so that they are
+  // In the documented schema but not implemented yet: refused by name, so that they are
   // neither taken for typos nor silently ignored.
   std::initializer_list<std::string_view> unsupported = {};
 };

@@ -163,7 +163,7 @@ TEST(PoolChecksConfig, ErrorsInOnePoolDoNotHideTheNext) {
                    "7:31: pools[1].health_check.interval must be greater than 0, got 0s"}}});
 }
 
-// Every key of INTERFACE.md that is implemented, with a value other than its default.
+// Every documented key (docs/configuration.md) that is implemented, with a value other than its default.
 TEST(FullConfig, EveryImplementedKey) {
   const ScopedEnvironment no_token("KEEL_ADMIN_TOKEN", std::nullopt);
   const TemporaryDirectory directory;

@@ -152,7 +152,7 @@ TEST_F(AdminRoutesTest, ListsPoolsWithBackendsInTheContractShape) {
   const auto response = send("GET", "/api/v1/pools");
   EXPECT_EQ(response.status, 200);
   EXPECT_TRUE(response.headers.empty());
-  // Exact bytes: field names and order as INTERFACE.md shows them.
+  // Exact bytes: field names and order as docs/admin-api.md shows them.
   EXPECT_EQ(json::serialize(response.body),
             R"({"pools":[)"
             R"({"name":"web","balance":"round_robin","backends":[)"
