@@ -1,6 +1,7 @@
 // Cluster-mode tests: keel processes sharing a real etcd cluster (EtcdCluster).
 #pragma once
 
+#include "tests/integration/keel_under_test.hpp"
 #include "tests/support/etcd_cluster.hpp"
 #include "tests/support/keel_process.hpp"
 #include "tests/support/temp_config.hpp"
@@ -24,11 +25,13 @@ class ClusterKeel {
  public:
   // `pools_yaml`: the "pools:" section; `extra`: more top-level YAML.
   ClusterKeel(const EtcdCluster& etcd, std::string instance, const std::string& pools_yaml,
-              const std::string& extra = {}, const std::string& lease_ttl = "2s")
+              const std::string& extra = {}, const std::string& lease_ttl = "2s",
+              const std::string& endpoints_yaml = {})
       : instance_(std::move(instance)),
         config_("workers: 1\nlisteners:\n  - address: 127.0.0.1:0\nadmin:\n  address: 127.0.0.1:0\n" + pools_yaml +
                 extra + "cluster:\n  instance: " + instance_ + "\n  lease_ttl: " + lease_ttl +
-                "\n  etcd:\n    endpoints: " + etcd.endpoints_yaml() + "\n") {
+                "\n  etcd:\n    endpoints: " + (endpoints_yaml.empty() ? etcd.endpoints_yaml() : endpoints_yaml) +
+                "\n") {
     start();
   }
 

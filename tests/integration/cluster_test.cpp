@@ -232,3 +232,136 @@ TEST_F(Cluster, AStartWithEtcdDownServesTheCacheThenResynchronises) {
 
 }  // namespace
 }  // namespace keel::test
+
+namespace keel::test {
+namespace {
+
+class ClusterRecovery : public ::testing::Test {
+ protected:
+  EtcdCluster etcd_{3};
+  TestBackend app_{"app"};
+};
+
+// B talks to member 2 only. While member 2 is down, A's changes go on and etcd
+// compacts past B's revision: when B's member returns, its watch is refused as
+// compacted and B takes a full range instead.
+TEST_F(ClusterRecovery, AnInstanceCutOffDuringACompactionResynchronises) {
+  ClusterKeel a(etcd_, "lb-a", one_pool_yaml({app_.address()}));
+  ClusterKeel b(etcd_, "lb-b", one_pool_yaml({app_.address()}), {}, "2s", "[" + etcd_.endpoint(2) + "]");
+  ASSERT_TRUE(wait_until([&] { return !b.json("/api/v1/cluster").at("stale").as_bool(); }, 5s));
+  ASSERT_EQ(a.call("POST", "/api/v1/pools/app/backends", backend_json("127.0.0.1:5001")).result_int(), 201u);
+  ASSERT_TRUE(wait_until([&] { return b.has_backend("app", "127.0.0.1:5001"); }, 5s));
+
+  etcd_.stop(2);
+  ASSERT_EQ(a.call("POST", "/api/v1/pools/app/backends", backend_json("127.0.0.1:5002")).result_int(), 201u);
+  ASSERT_EQ(a.call("PATCH", "/api/v1/pools/app/backends/127.0.0.1:5001", "{\"state\":\"draining\"}").result_int(), 200u);
+  const auto status = etcd_.ctl({"endpoint", "status", "--write-out", "json"});
+  const auto revision_at = status.find("\"revision\":");
+  ASSERT_NE(revision_at, std::string::npos) << status;
+  const std::string revision = status.substr(revision_at + 11, status.find_first_of(",}", revision_at) - revision_at - 11);
+  etcd_.ctl({"compact", revision});
+  EXPECT_FALSE(b.has_backend("app", "127.0.0.1:5002")) << "B cannot know yet";
+  EXPECT_TRUE(b.has_backend("app", "127.0.0.1:5001", "active")) << "B keeps serving what it applied";
+
+  etcd_.start(2);
+  ASSERT_TRUE(wait_until([&] {
+    return b.has_backend("app", "127.0.0.1:5002") && b.has_backend("app", "127.0.0.1:5001", "draining");
+  }, 20s)) << b.log();
+  EXPECT_NE(b.log().find("resynchronising"), std::string::npos) << b.log();
+}
+
+// etcd restored from a snapshot goes back in time (and is another cluster):
+// every instance takes the restored state as a whole.
+TEST_F(ClusterRecovery, EtcdRestoredFromASnapshotIsTakenAsAWhole) {
+  ClusterKeel a(etcd_, "lb-a", one_pool_yaml({app_.address()}));
+  ClusterKeel b(etcd_, "lb-b", one_pool_yaml({app_.address()}));
+  ASSERT_EQ(a.call("POST", "/api/v1/pools/app/backends", backend_json("127.0.0.1:6001")).result_int(), 201u);
+  ASSERT_TRUE(wait_until([&] { return b.has_backend("app", "127.0.0.1:6001"); }, 5s));
+  const std::string snapshot = etcd_.directory() + "/snapshot.db";
+  etcd_.ctl({"snapshot", "save", snapshot});
+  ASSERT_EQ(a.call("POST", "/api/v1/pools/app/backends", backend_json("127.0.0.1:6002")).result_int(), 201u);
+  for (int i = 0; i < 20; ++i)  // move the revision well past the snapshot's
+    ASSERT_EQ(a.call("PATCH", "/api/v1/pools/app/backends/127.0.0.1:6002",
+                     "{\"weight\":" + std::to_string(i + 1) + "}").result_int(), 200u);
+  ASSERT_TRUE(wait_until([&] { return b.has_backend("app", "127.0.0.1:6002"); }, 5s));
+
+  etcd_.restore(snapshot);
+  for (const ClusterKeel* keel : {&a, &b})
+    ASSERT_TRUE(wait_until([&] {
+      return keel->has_backend("app", "127.0.0.1:6001") && !keel->has_backend("app", "127.0.0.1:6002");
+    }, 20s)) << keel->log();
+}
+
+// A removed backend stays in etcd (state removing) while any instance still
+// has a request on it, and leaves once that request is answered.
+TEST_F(ClusterRecovery, ARemovedBackendLeavesEtcdOnceNoInstanceHasRequestsOnIt) {
+  TestBackend slow{"slow"};
+  slow.set_reply(Reply::text("slow").held());
+  ClusterKeel a(etcd_, "lb-a", one_pool_yaml({slow.address()}), "timeouts:\n  drain: 30s\n");
+  ClusterKeel b(etcd_, "lb-b", one_pool_yaml({slow.address()}), "timeouts:\n  drain: 30s\n");
+  ASSERT_TRUE(wait_until([&] { return !b.json("/api/v1/cluster").at("stale").as_bool(); }, 5s));
+  TestClient client{b.address()};
+  ASSERT_FALSE(client.write_request(request_with_host(http::verb::get, "/held")));
+  ASSERT_TRUE(slow.next_request_head(5s));
+
+  ASSERT_EQ(a.call("DELETE", "/api/v1/pools/app/backends/" + slow.address()).result_int(), 202u);
+  const std::string key = "/keel/pools/app/backends/" + slow.address();
+  ASSERT_TRUE(wait_until([&] { return etcd_.ctl({"get", key}).find("removing") != std::string::npos; }, 5s));
+  // B's request is still in flight: the key stays for a few report rounds.
+  const auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until) {
+    ASSERT_NE(etcd_.ctl({"get", key}), "") << "left etcd with a request in flight on lb-b";
+    std::this_thread::sleep_for(200ms);
+  }
+  slow.release();
+  const auto response = client.read_response(5s);
+  EXPECT_EQ(response.result_int(), 200u);
+  ASSERT_TRUE(wait_until([&] { return etcd_.ctl({"get", key}).empty(); }, 10s)) << a.log();
+  for (const ClusterKeel* keel : {&a, &b})
+    EXPECT_TRUE(wait_until([&] { return !keel->has_backend("app", slow.address()); }, 5s));
+}
+
+// Two instances each take half of the load: the leader decides on the sum,
+// alone calls the webhook, and both answer with the same decision.
+TEST_F(ClusterRecovery, AutoscalingDecidesOnTheWholeClustersLoad) {
+  TestBackend slow{"slow"};
+  slow.set_reply(Reply::text("slow").with_delay(300ms));
+  TestBackend hook{"hook"};
+  const std::string settings =
+      "    autoscale: { target_concurrency: 2, min_backends: 1, max_backends: 20, stable_window: 6s,"
+      " panic_window: 2s, webhook: \"http://" + hook.address() + "/scale\" }\n";
+  ClusterKeel a(etcd_, "lb-a", one_pool_yaml({slow.address()}, "app", settings));
+  ClusterKeel b(etcd_, "lb-b", one_pool_yaml({slow.address()}, "app", settings));
+  std::string leader;
+  ASSERT_TRUE(wait_until([&] { leader = a.leader(); return !leader.empty() && b.leader() == leader; }, 10s));
+
+  // 4 requests always in flight through each instance: 8 in the cluster, so
+  // ceil(8 / 2) = 4 backends, what one instance taking all 8 would say.
+  LoadLoop load_a(a.address(), 4);
+  LoadLoop load_b(b.address(), 4);
+  const auto desired = [](const ClusterKeel& keel) -> std::int64_t {
+    const auto value = keel.json("/api/v1/pools/app/autoscale");
+    return value.is_object() ? value.at("desired").as_int64() : -1;
+  };
+  ASSERT_TRUE(wait_until([&] { return desired(a) >= 3 && desired(b) >= 3; }, 15s))
+      << "a: " << desired(a) << " b: " << desired(b) << "\n" << a.log() << b.log();
+  const auto settled = std::chrono::steady_clock::now() + 2s;
+  while (std::chrono::steady_clock::now() < settled) std::this_thread::sleep_for(100ms);
+  for (const ClusterKeel* keel : {&a, &b}) {
+    const auto value = keel->json("/api/v1/pools/app/autoscale");
+    EXPECT_GE(value.at("desired").as_int64(), 3);
+    EXPECT_LE(value.at("desired").as_int64(), 5);
+    EXPECT_EQ(value.at("decided_by").as_string(), leader);
+  }
+  load_a.stop();
+  load_b.stop();
+  EXPECT_EQ(load_a.failures() + load_b.failures(), 0);
+  ASSERT_TRUE(hook.next_request(5s)) << "the leader calls the webhook";
+  const ClusterKeel& follower = leader == a.instance() ? b : a;
+  const ClusterKeel& decider = leader == a.instance() ? a : b;
+  EXPECT_EQ(follower.log().find("autoscale desired"), std::string::npos) << follower.log();
+  EXPECT_NE(decider.log().find("autoscale desired"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace keel::test
