@@ -47,7 +47,7 @@ void Loader::load(const std::vector<YAML::Node>& documents) {
   }
   const auto root = mapping(Value{documents.front(), documents.front().Mark(), ""},
                             Keys{.known = {"workers", "listeners", "admin", "state_file", "timeouts",
-                                           "limits", "forwarded", "pools", "routes", "access_log"}});
+                                           "limits", "forwarded", "pools", "routes", "access_log", "log"}});
   if (!root) return;
   if (const Value* value = root->find("workers")) load_workers(*value);
   if (const auto value = require(*root, "listeners")) load_listeners(*value);
@@ -59,6 +59,7 @@ void Loader::load(const std::vector<YAML::Node>& documents) {
   if (const auto value = require(*root, "pools")) load_pools(*value);
   if (const Value* value = root->find("routes")) load_routes(*value);
   if (const Value* value = root->find("access_log")) load_access_log(*value);
+  if (const Value* value = root->find("log")) load_log(*value);
 }
 
 void Loader::load_workers(const Value& value) {
@@ -174,6 +175,20 @@ void Loader::load_access_log(const Value& value) {
     log.format = *format;
   }
   config_.access_log = std::move(log);
+}
+
+void Loader::load_log(const Value& value) {
+  const auto fields = mapping(value, Keys{.known = {"level", "format"}});
+  if (!fields) return;
+  if (const Value* field = fields->find("level"))
+    if (const auto level = choice<log::Level>(*field, {{"debug", log::Level::debug},
+                                                       {"info", log::Level::info},
+                                                       {"warn", log::Level::warn},
+                                                       {"error", log::Level::error}}))
+      config_.log.level = *level;
+  if (const Value* field = fields->find("format"))
+    if (const auto format = choice<log::Format>(*field, {{"text", log::Format::text}, {"json", log::Format::json}}))
+      config_.log.format = *format;
 }
 
 void Loader::load_pools(const Value& value) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "proxy/log/log.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
@@ -154,6 +156,12 @@ struct AccessLog {
   AccessLogFormat format = AccessLogFormat::combined;
 };
 
+// The operational log on stderr (not the access log). A reload applies both.
+struct LogSettings {
+  log::Level level = log::Level::info;
+  log::Format format = log::Format::text;
+};
+
 struct Config {
   std::string source;  // file name the config came from, for messages
   unsigned workers = 1;  // "auto" resolves to the number of cores
@@ -166,6 +174,7 @@ struct Config {
   std::optional<AdminConfig> admin;
   std::string state_file;  // empty: runtime pool changes are not persisted
   std::optional<AccessLog> access_log;
+  LogSettings log;
 };
 
 // One problem, with its place: renders as "FILE:LINE:COL: message" (1-based).
@@ -196,6 +205,12 @@ LoadResult parse_config(std::string_view yaml_text, const std::string& file_name
 // "250ms", "2s", "1m", "1h" (also "1.5s"); nullopt when malformed, negative
 // or overflowing.
 std::optional<Milliseconds> parse_duration(std::string_view text);
+
+// For a duration that did not parse, what its author probably meant, quoted
+// for a message: "'2s'" for a bare 2, "'300ms' or '300s'" for a bare 300,
+// "'2000ms', that is '2s'" for a bare 2000, "'2s'" for "2 sec". Empty when
+// there is no good guess.
+std::string duration_suggestion(std::string_view text);
 
 // "host:port" / "[v6]:port" split; nullopt when malformed (no port, port out
 // of range, empty host, unbalanced brackets).
