@@ -201,7 +201,7 @@ void Loader::load_pools(const Value& value) {
 std::optional<Pool> Loader::load_pool(const Value& value) {
   const auto fields =
       mapping(value, Keys{.known = {"name", "balance", "retries", "backends", "health_check", "passive",
-                                    "autoscale", "tls"}});
+                                    "autoscale", "tls", "resolve"}});
   if (!fields) return std::nullopt;
   const std::size_t errors_before = errors_.size();
   Pool pool;
@@ -236,6 +236,14 @@ std::optional<Pool> Loader::load_pool(const Value& value) {
   if (const Value* field = fields->find("passive")) pool.passive = load_passive(*field);
   if (const Value* field = fields->find("autoscale")) pool.autoscale = load_autoscale(*field);
   if (const Value* field = fields->find("tls")) pool.tls = load_upstream_tls(*field);
+  if (const Value* field = fields->find("resolve")) {
+    if (const auto interval = duration(*field, false)) {
+      if (*interval < kMinResolveInterval)
+        error(field->mark, field->path + " must be at least 100ms, got " + field->node.Scalar());
+      else
+        pool.resolve = *interval;
+    }
+  }
   if (errors_.size() != errors_before) return std::nullopt;
   return pool;
 }

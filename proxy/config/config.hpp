@@ -131,7 +131,14 @@ struct Pool {
   std::optional<Passive> passive;
   std::optional<Autoscale> autoscale;
   std::optional<UpstreamTls> tls;  // unset: plain HTTP to the backends
+  // Re-resolve the backends written with a host name this often (nginx's
+  // `resolve`); unset: a name is resolved when the config is loaded (start,
+  // reload) or the backend added, and never again.
+  std::optional<Milliseconds> resolve;
 };
+
+// The shortest `resolve` interval: shorter would turn every keel into a DNS load generator.
+inline constexpr Milliseconds kMinResolveInterval{100};
 
 struct Route {
   std::string host;         // empty: any host; compared case-insensitively, port ignored

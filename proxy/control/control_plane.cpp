@@ -108,6 +108,7 @@ ControlPlane::~ControlPlane() { stop(); }
 
 void ControlPlane::start() {
   update_health_targets();
+  update_resolver();
   autoscaler_.start();
 }
 
@@ -116,6 +117,7 @@ void ControlPlane::stop() {
   stopped_ = true;
   checker_.stop();
   drain_timer_.cancel();
+  resolver_.stop();
   autoscaler_.stop();
 }
 

@@ -5,6 +5,7 @@
 #include "proxy/config/config.hpp"
 #include "proxy/control/asio_scheduler.hpp"
 #include "proxy/control/autoscale_driver.hpp"
+#include "proxy/control/backend_resolver.hpp"
 #include "proxy/control/backend_stats.hpp"
 #include "proxy/control/counting_prober.hpp"
 #include "proxy/control/http_prober.hpp"
@@ -119,6 +120,7 @@ class ControlPlane final : public admin::PoolAdmin {
   std::vector<std::string> open_new_listeners(ReloadPlan& plan);
   void commit_reload(ReloadPlan& plan);
   void switch_listeners(ReloadPlan& plan);
+  void warn_dropped_api_backends(const ReloadPlan& plan) const;
   void add_leaving_backends(std::vector<PoolRecord>& pools, std::chrono::milliseconds drain);
   void keep_restart_only_settings(config::Config& next) const;
   void start_removing(BackendRecord& backend);
@@ -132,6 +134,12 @@ class ControlPlane final : public admin::PoolAdmin {
   void schedule_drain_check();
   void check_drains();
   admin::PoolInfo describe(const PoolRecord& pool) const;
+  // Re-resolving host names (control_plane_resolve.cpp): the pools with `resolve`
+  // to the resolver, a pool's names to look up, and an answer applied.
+  void update_resolver();
+  std::vector<BackendResolver::Name> names_to_resolve(const std::string& pool) const;
+  void on_resolved(const BackendResolver::Name& name, const boost::system::error_code& ec,
+                   const std::vector<boost::asio::ip::tcp::endpoint>& endpoints);
   // The autoscaler's sample of every autoscaled pool (control_plane_autoscale.cpp).
   std::vector<PoolLoad> autoscale_loads() const;
 
@@ -157,6 +165,13 @@ class ControlPlane final : public admin::PoolAdmin {
   boost::asio::steady_timer drain_timer_;
   bool drain_timer_armed_ = false;
   bool stopped_ = false;
+  // Backend id -> the re-resolution problem last warned about (until it changes or ends).
+  std::map<std::uint64_t, std::string> resolve_warned_;
+  BackendResolver resolver_{io_, [this](const std::string& pool) { return names_to_resolve(pool); },
+                            [this](const BackendResolver::Name& name, const boost::system::error_code& ec,
+                                   const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
+                              on_resolved(name, ec, endpoints);
+                            }};
   AutoscaleDriver autoscaler_;  // last: its sampler reads the pools above
 };
 

@@ -192,5 +192,21 @@ TEST(ConfigLog, RejectsWhatIsNotALogSection) {
   });
 }
 
+TEST(ConfigResolve, IsOffByDefaultAndTakesAnInterval) {
+  EXPECT_FALSE(load_ok(kListener + kPool).pools[0].resolve);
+  const Config config = load_ok(kListener + "pools:\n  - name: web\n    resolve: 30s\n");
+  EXPECT_EQ(config.pools[0].resolve, Milliseconds(30'000));
+  EXPECT_EQ(load_ok(kListener + "pools:\n  - name: web\n    resolve: 100ms\n").pools[0].resolve, Milliseconds(100));
+  expect_errors({
+      {kListener + "pools:\n  - name: web\n    resolve: 50ms\n",
+       {"5:14: pools[0].resolve must be at least 100ms, got 50ms"}},
+      {kListener + "pools:\n  - name: web\n    resolve: true\n",
+       {"5:14: invalid duration 'true' for pools[0].resolve: expected a number and a unit ms, s, m or h, in whole "
+        "milliseconds, e.g. '250ms' or '1.5s'"}},
+      {kListener + "pools:\n  - name: web\n    resolve: 30\n",
+       {"5:14: duration 30 for pools[0].resolve needs a unit (ms, s, m or h); did you mean '30s'?"}},
+  });
+}
+
 }  // namespace
 }  // namespace keel::config
