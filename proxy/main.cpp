@@ -76,6 +76,7 @@ int print_errors(const keel::config::LoadResult& loaded) {
 int run(const std::string& config_path) {
   auto loaded = keel::config::load_config_file(config_path);
   if (!loaded.config) return print_errors(loaded);
+  keel::log::configure(loaded.config->log.level, loaded.config->log.format);
   for (const auto& warning : loaded.warnings) keel::log::warn(warning.to_string());
   const keel::config::Config config = *loaded.config;
 

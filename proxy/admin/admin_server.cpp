@@ -20,7 +20,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <openssl/crypto.h>
 
@@ -236,7 +235,7 @@ asio::awaitable<void> AdminServer::State::Connection::answer(const Request& requ
     content_type = response.content_type;
     body = std::move(*response.text);
   } else {
-    body = boost::json::serialize(response.body);
+    body = json_text(response.body);
     body += '\n';
   }
   const bool written = co_await write(request.version(), response.status, content_type, body,
@@ -289,7 +288,7 @@ asio::awaitable<bool> AdminServer::State::Connection::write(
 // destructor (here a json::value, a vector) passed to a coroutine in a co_await
 // expression; the frame was resumed broken (SIGILL).
 asio::awaitable<void> AdminServer::State::Connection::refuse(const AdminResponse& response, unsigned version) {
-  std::string body = boost::json::serialize(response.body);
+  std::string body = json_text(response.body);
   body += '\n';
   const bool written =
       co_await write(version, response.status, "application/json", body, response.headers, false, false);

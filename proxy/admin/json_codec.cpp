@@ -7,7 +7,10 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 namespace keel::admin {
@@ -258,5 +261,68 @@ json::object to_json(const std::vector<PoolInfo>& pools) {
 }
 
 json::object error_json(std::string_view message) { return json::object{{"error", message}}; }
+
+namespace {
+
+// Shortest fixed notation that reads back as the same double, with ".0" on whole
+// numbers so that a fraction-bearing field keeps looking like one.
+void append_decimal(double number, std::string& out) {
+  if (!std::isfinite(number)) {
+    out += "null";
+    return;
+  }
+  char buffer[512];  // the longest fixed double (about 1.8e308) has 309 digits
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number, std::chars_format::fixed);
+  if (ec != std::errc{}) {
+    out += json::serialize(json::value(number));  // cannot happen with this buffer; stay valid JSON
+    return;
+  }
+  const std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
+  out += text;
+  if (text.find('.') == std::string_view::npos) out += ".0";
+}
+
+void append_json(const json::value& value, std::string& out) {
+  switch (value.kind()) {
+    case json::kind::double_:
+      append_decimal(value.get_double(), out);
+      return;
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& field : value.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(json::string_view(field.key()));
+        out += ':';
+        append_json(field.value(), out);
+      }
+      out += '}';
+      return;
+    }
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const json::value& item : value.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        append_json(item, out);
+      }
+      out += ']';
+      return;
+    }
+    default:
+      out += json::serialize(value);  // strings, integers, booleans, null: Boost's text is plain
+      return;
+  }
+}
+
+}  // namespace
+
+std::string json_text(const json::value& value) {
+  std::string out;
+  append_json(value, out);
+  return out;
+}
 
 }  // namespace keel::admin

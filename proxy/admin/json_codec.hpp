@@ -54,4 +54,10 @@ boost::json::object to_json(const std::vector<PoolInfo>& pools);
 // {"error": message}.
 boost::json::object error_json(std::string_view message);
 
+// The JSON text of `value`, as boost::json::serialize writes it except for
+// numbers with a fraction: plain decimals ("32.0", "0.25", "1500.0") where Boost
+// writes "3.2E1"; NaN and infinities, which JSON cannot hold, become null.
+// Integers stay integers ("0"). Every JSON answer and webhook body goes through it.
+std::string json_text(const boost::json::value& value);
+
 }  // namespace keel::admin

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "proxy/config/config.hpp"
+#include "proxy/config/suggest.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -37,6 +38,9 @@ struct Value {
 
 // "a list", "a mapping", "'text'" or "nothing", for messages.
 std::string describe(const YAML::Node& node);
+
+// "a or b", "a, b or c".
+std::string one_of(const std::vector<std::string_view>& names);
 
 // An unquoted scalar of digits with an optional sign.
 bool is_plain_integer(const YAML::Node& node);
@@ -104,6 +108,7 @@ class Loader {
   void load_limits(const Value& value);
   void load_forwarded(const Value& value);
   void load_access_log(const Value& value);
+  void load_log(const Value& value);
   void load_pools(const Value& value);
   std::optional<Pool> load_pool(const Value& value);
   void load_backends(const Value& value, Pool& pool);
@@ -127,12 +132,13 @@ std::optional<Enum> Loader::choice(const Value& value,
                                    std::initializer_list<std::pair<std::string_view, Enum>> options) {
   const auto text = string(value);
   if (!text) return std::nullopt;
-  std::string names;
+  std::vector<std::string_view> names;
   for (const auto& [name, option] : options) {
     if (name == *text) return option;
-    names += names.empty() ? std::string(name) : " or " + std::string(name);
+    names.push_back(name);
   }
-  error(value.mark, "unknown value '" + *text + "' for " + value.path + ": expected " + names);
+  error(value.mark, "unknown value '" + *text + "' for " + value.path + ": expected " + one_of(names) +
+                        did_you_mean(*text, names));
   return std::nullopt;
 }
 

@@ -1,9 +1,9 @@
 #include "proxy/control/autoscale_driver.hpp"
 
+#include "proxy/admin/json_codec.hpp"
 #include "proxy/log/log.hpp"
 
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -152,7 +152,7 @@ void AutoscaleDriver::announce(const std::string& name, PoolState& pool) {
                                    {"desired", decision.desired},
                                    {"observed_concurrency", rounded(decision.observed_concurrency)},
                                    {"mode", balancer::to_string(decision.mode)}};
-    pool.webhook->send(boost::json::serialize(body));
+    pool.webhook->send(admin::json_text(body));
   }
   if (pool.command)
     pool.command->run({{"KEEL_POOL", name},

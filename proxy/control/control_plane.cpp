@@ -108,6 +108,7 @@ ControlPlane::~ControlPlane() { stop(); }
 
 void ControlPlane::start(const std::string& cluster_instance) {
   update_health_targets();
+  update_resolver();
   autoscaler_.start();
   if (config_.cluster) {
     cluster::ClusterHost& host = *this;
@@ -131,6 +132,7 @@ void ControlPlane::stop() {
   stopped_ = true;
   checker_.stop();
   drain_timer_.cancel();
+  resolver_.stop();
   autoscaler_.stop();
   if (cluster_) cluster_->stop();
 }

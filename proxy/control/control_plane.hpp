@@ -6,6 +6,7 @@
 #include "proxy/config/config.hpp"
 #include "proxy/control/asio_scheduler.hpp"
 #include "proxy/control/autoscale_driver.hpp"
+#include "proxy/control/backend_resolver.hpp"
 #include "proxy/control/backend_stats.hpp"
 #include "proxy/control/counting_prober.hpp"
 #include "proxy/control/http_prober.hpp"
@@ -123,6 +124,7 @@ class ControlPlane final : public admin::PoolAdmin, private cluster::ClusterHost
   std::vector<std::string> open_new_listeners(ReloadPlan& plan);
   void commit_reload(ReloadPlan& plan);
   void switch_listeners(ReloadPlan& plan);
+  void warn_dropped_api_backends(const ReloadPlan& plan) const;
   void add_leaving_backends(std::vector<PoolRecord>& pools, std::chrono::milliseconds drain);
   void keep_restart_only_settings(config::Config& next) const;
   void start_removing(BackendRecord& backend);
@@ -136,6 +138,12 @@ class ControlPlane final : public admin::PoolAdmin, private cluster::ClusterHost
   void schedule_drain_check();
   void check_drains();
   admin::PoolInfo describe(const PoolRecord& pool) const;
+  // Re-resolving host names (control_plane_resolve.cpp): the pools with `resolve`
+  // to the resolver, a pool's names to look up, and an answer applied.
+  void update_resolver();
+  std::vector<BackendResolver::Name> names_to_resolve(const std::string& pool) const;
+  void on_resolved(const BackendResolver::Name& name, const boost::system::error_code& ec,
+                   const std::vector<boost::asio::ip::tcp::endpoint>& endpoints);
   // The autoscaler's sample of every autoscaled pool (control_plane_autoscale.cpp).
   std::vector<PoolLoad> autoscale_loads() const;
 
@@ -174,6 +182,13 @@ class ControlPlane final : public admin::PoolAdmin, private cluster::ClusterHost
   boost::asio::steady_timer drain_timer_;
   bool drain_timer_armed_ = false;
   bool stopped_ = false;
+  // Backend id -> the re-resolution problem last warned about (until it changes or ends).
+  std::map<std::uint64_t, std::string> resolve_warned_;
+  BackendResolver resolver_{io_, [this](const std::string& pool) { return names_to_resolve(pool); },
+                            [this](const BackendResolver::Name& name, const boost::system::error_code& ec,
+                                   const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
+                              on_resolved(name, ec, endpoints);
+                            }};
   AutoscaleDriver autoscaler_;  // its sampler reads the pools above
   std::unique_ptr<cluster::ClusterAgent> cluster_;  // cluster mode only; after what it calls back
 };

@@ -48,6 +48,9 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
     if (problems.empty()) problems = open_new_listeners(plan);
     if (problems.empty()) {
       commit_reload(plan);
+      for (const auto& pool : pools_)
+        log::debug("reload: pool " + pool.settings.name + ": " + std::to_string(pool.backends.size()) +
+                   " backend(s), leaving ones included");
       log::info("reload: configuration " + path + " applied (snapshot " + std::to_string(published_version()) + ")");
       return {};
     }
@@ -103,6 +106,7 @@ std::vector<std::string> ControlPlane::open_new_listeners(ReloadPlan& plan) {
 
 void ControlPlane::commit_reload(ReloadPlan& plan) {
   switch_listeners(plan);
+  warn_dropped_api_backends(plan);
   add_leaving_backends(plan.pools, plan.next.timeouts.drain);
   for (const auto& old : pools_) {
     const bool kept = std::any_of(plan.pools.begin(), plan.pools.end(),
@@ -110,9 +114,11 @@ void ControlPlane::commit_reload(ReloadPlan& plan) {
     if (!kept) checker_.remove_pool(old.settings.name);
   }
   keep_restart_only_settings(plan.next);
+  log::configure(plan.next.log.level, plan.next.log.format);
   config_ = std::move(plan.next);
   pools_ = std::move(plan.pools);
   update_health_targets();
+  update_resolver();
   publish();
   autoscaler_.sample(Clock::now());  // the API shows new autoscale settings at once
   if (cluster_) cluster_->seed_new_pools();  // a pool the reload added goes to etcd
@@ -132,6 +138,39 @@ void ControlPlane::switch_listeners(ReloadPlan& plan) {
   }
   listener_endpoints_.merge(plan.opened);
   for (const auto& [endpoint, context] : plan.kept_tls) server_.set_listener_tls(endpoint, context);
+}
+
+// Without a state file, backends added through the admin API live only in
+// memory, and a reload rebuilds each pool from the file: they drain out. That
+// surprises whoever added them, so each is named, with the remedy. A backend
+// the running file listed and the new one drops is an intended removal.
+// Before add_leaving_backends, which appends the leaving ones to plan.pools.
+void ControlPlane::warn_dropped_api_backends(const ReloadPlan& plan) const {
+  for (const auto& pool : plan.pools) {
+    const PoolRecord* old = find_pool(pool.settings.name);
+    if (!old) continue;
+    const auto file_pool = std::find_if(config_.pools.begin(), config_.pools.end(),
+                                        [&](const config::Pool& p) { return p.name == pool.settings.name; });
+    const auto in_file = [&](const BackendRecord& backend) {
+      if (file_pool == config_.pools.end()) return false;
+      return std::any_of(file_pool->backends.begin(), file_pool->backends.end(), [&](const config::Backend& b) {
+        return b.address.text == backend.address || config::same_endpoint(b.address.endpoint, backend.endpoint);
+      });
+    };
+    std::set<std::uint64_t> kept_ids;
+    for (const auto& backend : pool.backends) kept_ids.insert(backend.id);
+    std::string dropped;
+    for (const auto& backend : old->backends) {
+      if (backend.removing || kept_ids.count(backend.id) || in_file(backend)) continue;
+      dropped += (dropped.empty() ? "" : ", ") + backend.address;
+    }
+    if (dropped.empty()) continue;
+    log::warn("reload: pool " + pool.settings.name + ": backends added through the admin API are not in " +
+              plan.next.source + " and drain out now: " + dropped +
+              (plan.next.state_file.empty()
+                   ? "; set state_file to keep admin API changes across reloads and restarts"
+                   : ""));
+  }
 }
 
 // Backends that left a surviving pool drain out like an API removal.

@@ -90,6 +90,12 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
       state = backends_[found->second];
       carried_current = current_[found->second];
       old_index.erase(found);
+      // Its name resolved elsewhere (reload, `resolve`): new connections go to
+      // the new address, and parked ones to the old address are not reused.
+      if (state->endpoint != next.endpoint) {
+        state->endpoint = next.endpoint;
+        state->idle.clear();
+      }
     } else {
       state = new BackendState();
       state->id = next.id;

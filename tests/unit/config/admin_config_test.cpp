@@ -143,7 +143,7 @@ TEST(AdminConfig, StructureErrors) {
   const ScopedEnvironment no_token("KEEL_ADMIN_TOKEN", std::nullopt);
   expect_errors({
       {with_admin("  address: 127.0.0.1:9901\n  tokenfile: /etc/keel/token\n"),
-       {"7:3: unknown key 'tokenfile' in admin"}},
+       {"7:3: unknown key 'tokenfile' in admin; did you mean 'token_file'?"}},
       {with_admin("  token_file: \"\"\n"),
        {"6:3: missing required key 'address' in admin", "6:15: admin.token_file must not be empty"}},
       {kListener + kPool + "admin: 127.0.0.1:9901\n",
