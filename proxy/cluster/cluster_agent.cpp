@@ -58,16 +58,16 @@ void ClusterAgent::stop() {
   client_.close();
   fail_waiters("keel is stopping");
   // The leader key and the instance key go with the lease: revoke it so that
-  // another instance leads at once instead of after lease_ttl.
+  // another instance leads at once instead of after lease_ttl. On a loop of its
+  // own, bounded: the control loop may stop right after this returns.
   if (lease_ != 0) {
     const auto lease = lease_;
     lease_ = 0;
-    auto client = std::make_shared<EtcdClient>(io_, settings_);
-    asio::co_spawn(io_,
-                   [client, lease]() -> asio::awaitable<void> {
-                     co_await client->call(kLeaseRevokePath, lease_keepalive_request(lease));
-                   },
-                   asio::detached);
+    asio::io_context revoking;
+    EtcdClient client(revoking, settings_);
+    const std::string body = lease_keepalive_request(lease);
+    asio::co_spawn(revoking, client.call(kLeaseRevokePath, body), asio::detached);
+    revoking.run_for(std::chrono::seconds(1));
   }
 }
 

@@ -22,7 +22,7 @@ bool is_instance_name(std::string_view name) {
 std::optional<EtcdEndpoint> Loader::etcd_endpoint(const Value& value) {
   const auto text = string(value);
   if (!text) return std::nullopt;
-  EtcdEndpoint endpoint{.url = *text};
+  EtcdEndpoint endpoint{.url = *text, .https = false, .host = {}, .port = 0};
   std::string_view rest = *text;
   if (rest.starts_with("http://")) {
     rest.remove_prefix(7);

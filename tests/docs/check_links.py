@@ -23,8 +23,6 @@ PENDING = {
     "docs/exchange.md",
     "docs/dashboard.md",
     "docs/health.md",
-    "docs/messages.md",
-    "docs/cluster.md",
 }
 
 LINK = re.compile(r"(?<!\!)\[(?:[^\]\[]|\[[^\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
