@@ -1,5 +1,6 @@
 #include "proxy/control/control_plane.hpp"
 
+#include "proxy/control/health_report.hpp"
 #include "proxy/http/address_text.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/server.hpp"
@@ -378,13 +379,20 @@ std::optional<admin::Outcome> ControlPlane::persist_or_rollback(std::vector<Pool
 
 admin::PoolInfo ControlPlane::describe(const PoolRecord& pool) const {
   admin::PoolInfo info{.name = pool.settings.name, .balance = balance_name(pool.settings.balance), .backends = {}};
-  for (const auto& backend : pool.backends)
-    info.backends.push_back({.address = backend.address,
+  const auto now = ClockPair::now();
+  const bool checked = pool.settings.health_check.has_value();
+  for (const auto& backend : pool.backends) {
+    admin::BackendInfo shown{.address = backend.address,
                              .weight = backend.weight,
                              .state = backend.draining || backend.removing ? "draining" : "active",
-                             .health = health::to_string(backend.health),
+                             .health = checked ? health::to_string(backend.health) : "unchecked",
                              .active_requests = backend.stats->active_requests(),
-                             .total_requests = backend.stats->total_requests()});
+                             .total_requests = backend.stats->total_requests()};
+    if (checked)
+      if (const auto report = checker_.last_check(backend.id)) shown.check = check_info(*report, now);
+    if (const auto ejection = backend.stats->ejection(now.steady)) shown.ejected = ejection_info(*ejection, now);
+    info.backends.push_back(std::move(shown));
+  }
   return info;
 }
 

@@ -487,7 +487,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
       co_await reply_error(code, false, failure_detail_);
     }
     if (upstream_timed_out_)
-      pool->report_failure(backend);
+      pool->report_failure(backend, health::LiveFailure::timeout);
     else if (attempt == Attempt::done)
       pool->report_success(backend);
     if (attempt == Attempt::retry_fresh && !retried_stale) {

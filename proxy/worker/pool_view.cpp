@@ -100,8 +100,10 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
       state->stats = next.stats;
       state->counters = next.stats ? &next.stats->worker(worker_index_) : nullptr;
     }
-    if (passive_changed || (passive_ && !state->passive))
-      state->passive.reset();
+    if (passive_changed || (passive_ && !state->passive)) {
+      state->passive.reset();  // and with it any ejection this worker published
+      if (state->counters) state->counters->ejected_until_ns.store(0, std::memory_order_release);
+    }
     if (passive_ && !state->passive) state->passive.emplace(passive_->max_fails, passive_->fail_timeout);
 
     state->eligible = next.is_eligible();
@@ -147,10 +149,13 @@ void PoolView::refresh_ejections(Clock::time_point now) {
   }
 }
 
-void PoolView::report_failure(BackendState& backend) {
+void PoolView::report_failure(BackendState& backend, health::LiveFailure kind) {
   if (!backend.passive) return;
   const auto now = Clock::now();
-  if (backend.passive->record_failure(now) && backend.view == this) refresh_ejections(now);
+  if (!backend.passive->record_failure(now, kind)) return;
+  if (backend.counters)
+    backend.counters->publish_ejection(*backend.passive->ejected_until(), backend.passive->ejection_cause());
+  if (backend.view == this) refresh_ejections(now);
 }
 
 void PoolView::report_success(BackendState& backend) {

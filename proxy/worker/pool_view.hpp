@@ -73,8 +73,9 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   // Picks an eligible backend not in `tried` (backend ids). Empty lease: none.
   BackendLease pick(std::span<const std::uint64_t> tried);
 
-  // Live-traffic outcomes for passive checks (no-ops without `passive`).
-  void report_failure(BackendState& backend);
+  // Live-traffic outcomes for passive checks (no-ops without `passive`). An
+  // ejection is also published in the backend's counters, for the admin API.
+  void report_failure(BackendState& backend, health::LiveFailure kind = health::LiveFailure::connect);
   void report_success(BackendState& backend);
 
   const std::string& name() const { return name_; }
