@@ -687,6 +687,25 @@ TEST(AdminJsonCodec, BackendFieldsInContractOrder) {
             R"("active_requests":0,"total_requests":18446744073709551615})");
 }
 
+TEST(AdminJsonCodec, BackendExplainsItsHealthWhenKnown) {
+  BackendInfo info{.address = "127.0.0.1:8081", .weight = 1, .state = "active", .health = "unhealthy"};
+  info.check = CheckInfo{.last = "2026-12-04T17:00:00Z", .passed = false, .detail = "status 503",
+                         .latency_ms = 1.5, .consecutive = 3};
+  info.ejected = EjectionInfo{.until = "2026-12-04T17:00:10Z", .reason = "3 connect failures"};
+  const json::object shown = to_json(info);
+  EXPECT_EQ(shown.at("check"), json::parse(R"({"last":"2026-12-04T17:00:00Z","result":"fail","detail":"status 503",)"
+                                            R"("latency_ms":1.5,"consecutive":3})"));
+  EXPECT_EQ(shown.at("ejected"), json::parse(R"({"until":"2026-12-04T17:00:10Z","reason":"3 connect failures"})"));
+  info.check->passed = true;
+  EXPECT_EQ(to_json(info).at("check").at("result"), "pass");
+
+  // Neither field without something to say.
+  info.check.reset();
+  info.ejected.reset();
+  EXPECT_FALSE(to_json(info).contains("check"));
+  EXPECT_FALSE(to_json(info).contains("ejected"));
+}
+
 TEST(AdminJsonCodec, ParsesValidBodies) {
   const auto backend = parse_backend(R"( {"weight": 7, "address": "[::1]:80"} )");
   ASSERT_TRUE(backend.ok()) << backend.error;
