@@ -326,9 +326,12 @@ void ControlPlane::check_drains() {
 
 void ControlPlane::update_health_targets() {
   if (stopped_) return;
-  for (const auto& pool : pools_) {
+  for (auto& pool : pools_) {
     if (!pool.settings.health_check) {
       checker_.remove_pool(pool.settings.name);
+      // Nothing would ever clear a verdict the removed checks left: a backend found
+      // unhealthy before a reload dropped the pool's health_check would stay out for good.
+      for (auto& backend : pool.backends) backend.health = health::Health::unknown;
       continue;
     }
     std::vector<health::ProbeTarget> targets;

@@ -10,7 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <regex>
 
 namespace keel::test {
@@ -114,6 +116,31 @@ TEST(HealthChecks, PoolWithoutChecksSaysUnchecked) {
   EXPECT_EQ(backend.at("health").as_string(), "unchecked");
   EXPECT_FALSE(backend.contains("check"));
   EXPECT_FALSE(backend.contains("ejected"));
+}
+
+// Without checks nothing would ever clear a verdict they left behind.
+TEST(HealthChecks, ReloadWithoutChecksForgetsTheirVerdict) {
+  TestBackend sick{"sick"}, well{"well"};
+  sick.set_handler([](const RecordedRequest& request) {
+    return request.target == "/healthz" ? Reply::text("no", http::status::service_unavailable)
+                                        : Reply::text("ok from sick");
+  });
+  const std::string path = ::testing::TempDir() + "keel-health-reload-" + std::to_string(::getpid()) + ".yaml";
+  const std::string unchecked = single_pool_config({sick.address(), well.address()}, kAdmin);
+  std::ofstream(path) << with_checks(unchecked, "    health_check: { interval: 100ms, timeout: 100ms }\n");
+  KeelUnderTest keel{with_checks(unchecked, "    health_check: { interval: 100ms, timeout: 100ms }\n"), path};
+  TestClient admin{keel.admin_address()};
+  ASSERT_TRUE(wait_until([&] { return backend_json(admin, "web", sick.address()).at("health") == "unhealthy"; }, 5s));
+
+  std::ofstream(path) << unchecked;
+  ASSERT_TRUE(keel.proxy().reload_and_wait().empty());
+  ASSERT_TRUE(keel.control().wait_installed(keel.control().published_version(), 5s));
+  EXPECT_EQ(backend_json(admin, "web", sick.address()).at("health"), "unchecked");
+  TestClient client{keel.address()};
+  int from_sick = 0;
+  for (int i = 0; i < 10; ++i) from_sick += client.get("/").body() == "ok from sick";
+  EXPECT_EQ(from_sick, 5) << "a backend of a pool without checks takes its share";
+  std::remove(path.c_str());
 }
 
 // Ejection is a worker's own decision; the API shows it whichever worker made it.
