@@ -455,9 +455,12 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
     if (!lease && connect_failures == 0 && pool->holds_requests())  // scale from zero
       lease = co_await wait_for_backend(worker_, *pool, timeouts().upstream_header);
     if (!lease) {
-      if (connect_failures == 0)
+      if (connect_failures == 0) {
+        // A named local: GCC 12 mishandles a temporary with a destructor in a co_await expression.
+        const std::string reason = pool->unavailable_reason();
         co_return co_await reply_error(status::service_unavailable, keep_alive_requested && parser.is_done(),
-                                       "no backend available");
+                                       reason);
+      }
       co_return co_await reply_error(status::bad_gateway, keep_alive_requested && parser.is_done(),
                                      "backend unreachable");
     }

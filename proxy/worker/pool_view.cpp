@@ -107,6 +107,11 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
     if (passive_ && !state->passive) state->passive.emplace(passive_->max_fails, passive_->fail_timeout);
 
     state->eligible = next.is_eligible();
+    using Out = BackendState::Out;
+    state->out = next.draining                                ? Out::draining
+                 : next.health == health::Health::unhealthy  ? Out::unhealthy
+                 : !state->eligible                          ? Out::awaiting_check
+                                                             : Out::no;
     if (state->eligible || (!next.draining && next.health == health::Health::unhealthy)) ++serving_or_failing_;
     if (!state->eligible || tls_changed) state->idle.clear();  // draining: no reuse of its connections either
     state->view = this;
@@ -147,6 +152,33 @@ void PoolView::refresh_ejections(Clock::time_point now) {
     }
     candidates_[i].eligible = eligible;
   }
+}
+
+std::string PoolView::unavailable_reason() const {
+  if (backends_.empty()) return "no backend available: the pool has no backends";
+  std::size_t unhealthy = 0, draining = 0, awaiting = 0, ejected = 0;
+  const auto now = Clock::now();
+  for (const auto& backend : backends_) {
+    switch (backend->out) {
+      case BackendState::Out::draining: ++draining; break;
+      case BackendState::Out::unhealthy: ++unhealthy; break;
+      case BackendState::Out::awaiting_check: ++awaiting; break;
+      case BackendState::Out::no: ejected += backend->passive && backend->passive->is_ejected(now); break;
+    }
+  }
+  std::string reason = "no backend available:";
+  const char* separator = " ";
+  const auto add = [&](std::size_t count, const char* what) {
+    if (count == 0) return;
+    reason += separator + std::to_string(count) + " " + what;
+    separator = ", ";
+  };
+  add(unhealthy, "unhealthy");
+  add(ejected, "ejected by passive checks");
+  add(draining, "draining");
+  add(awaiting, "awaiting a first health check");
+  if (*separator == ' ') reason += " none eligible";  // not expected: every cause is counted above
+  return reason;
 }
 
 void PoolView::report_failure(BackendState& backend, health::LiveFailure kind) {

@@ -31,6 +31,8 @@ struct BackendState
   boost::asio::ip::tcp::endpoint endpoint;
   std::uint32_t in_flight = 0;
   bool eligible = true;  // false once draining, unhealthy or removed: no new request, no reuse
+  // Why the snapshot keeps it out of rotation, for the 503 body (passive ejection aside).
+  enum class Out : std::uint8_t { no, draining, unhealthy, awaiting_check } out = Out::no;
   // This worker's counters block, read by the control thread (API, drain).
   std::shared_ptr<control::BackendStats> stats;
   control::WorkerBackendCounters* counters = nullptr;
@@ -77,6 +79,10 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   // ejection is also published in the backend's counters, for the admin API.
   void report_failure(BackendState& backend, health::LiveFailure kind = health::LiveFailure::connect);
   void report_success(BackendState& backend);
+
+  // Why pick() finds nothing, in one short line for a 503 body: "no backend
+  // available: 2 unhealthy, 1 draining". Not on the request path's happy side.
+  std::string unavailable_reason() const;
 
   const std::string& name() const { return name_; }
   std::uint32_t retries() const { return retries_; }

@@ -173,5 +173,42 @@ TEST(PassiveChecks, EjectionIsShownWithItsReasonAndEnd) {
   EXPECT_TRUE(wait_until([&] { return !backend_json(admin, "web", dead.address()).contains("ejected"); }, 5s));
 }
 
+// INTERFACE.md "Health explained": the 503 for a pool with no usable backend says why.
+TEST(HealthChecks, NoBackendAnswerNamesTheReason) {
+  TestBackend sick{"sick"}, parked{"parked"};
+  sick.set_reply(Reply::text("no", http::status::service_unavailable));
+  KeelUnderTest keel{with_checks(
+      make_config({PoolSpec{.name = "web", .backends = {sick.address(), parked.address()}},
+                   PoolSpec{.name = "empty", .backends = {}}},
+                  "routes:\n  - { host: empty.test, pool: empty }\n" + kAdmin),
+      "    health_check: { interval: 100ms, timeout: 100ms }\n")};
+  TestClient admin{keel.admin_address()};
+  ASSERT_EQ(admin.request("PATCH", "/api/v1/pools/web/backends/" + parked.address(), {}, R"({"state":"draining"})")
+                .result(),
+            http::status::ok);
+  ASSERT_TRUE(wait_until([&] { return backend_json(admin, "web", sick.address()).at("health") == "unhealthy"; }, 5s));
+  ASSERT_TRUE(keel.control().wait_installed(keel.control().published_version(), 5s));
+
+  TestClient client{keel.address()};
+  auto response = client.get("/");
+  EXPECT_EQ(response.result(), http::status::service_unavailable);
+  EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available: 1 unhealthy, 1 draining\n");
+  response = client.get("/", {{"Host", "empty.test"}});
+  EXPECT_EQ(response.result(), http::status::service_unavailable);
+  EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available: the pool has no backends\n");
+}
+
+TEST(PassiveChecks, NoBackendAnswerNamesTheEjection) {
+  const DeadPort dead;
+  std::string yaml = make_config({PoolSpec{.backends = {dead.address()}, .retries = 0}});
+  yaml.insert(yaml.find("    backends:"), "    passive: { max_fails: 1, fail_timeout: 30s }\n");
+  KeelUnderTest keel{yaml};
+  TestClient client{keel.address()};
+  EXPECT_EQ(client.get("/").result(), http::status::bad_gateway);  // the failure that ejects it
+  const auto response = client.get("/");
+  EXPECT_EQ(response.result(), http::status::service_unavailable);
+  EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available: 1 ejected by passive checks\n");
+}
+
 }  // namespace
 }  // namespace keel::test
