@@ -54,6 +54,22 @@ constexpr std::uint32_t kMaxResponseHeadBytes = 64 * 1024;
 // How long a closing TLS connection waits for the client's close_notify.
 constexpr auto kTlsShutdownTimeout = std::chrono::seconds(1);
 
+// As the config file writes durations: "2s", "1500ms".
+std::string duration_text(std::chrono::milliseconds duration) {
+  const auto ms = duration.count();
+  return ms != 0 && ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// Tells the operator a backend refuses connections, without a line per request:
+// at most one per backend and worker every ConnectFailureLog::kInterval.
+void log_connect_failure(BackendState& backend, const PoolView& pool, const std::string& cause) {
+  std::uint64_t unlogged = 0;
+  if (!backend.connect_failures_logged.should_log(Clock::now(), unlogged)) return;
+  std::string line = "pool " + pool.name() + ": cannot connect to backend " + backend.address + ": " + cause;
+  if (unlogged > 0) line += " (and " + std::to_string(unlogged) + " more failed connects since the last report)";
+  log::warn(line);
+}
+
 // Why the request body stopped flowing before it was complete. client_timeout:
 // the client sent nothing for timeouts.idle while its body was incomplete (408).
 enum class UploadError { none, client_gone, client_timeout, too_large, bad_body, upstream_failed };
@@ -188,7 +204,7 @@ class ClientConnection final : public Expirable, public ClientHandle {
     }
   }
   asio::awaitable<bool> write_client(std::string_view data);
-  asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(const BackendState& backend,
+  asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(BackendState& backend,
                                                                const PoolView& pool);
   asio::awaitable<void> wait_upload();
   asio::awaitable<void> abort_upload(UpstreamConnection& upstream);
@@ -504,14 +520,20 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
   }
 }
 
-asio::awaitable<std::unique_ptr<UpstreamConnection>> ClientConnection::connect(const BackendState& backend,
+asio::awaitable<std::unique_ptr<UpstreamConnection>> ClientConnection::connect(BackendState& backend,
                                                                                const PoolView& pool) {
   auto upstream = std::make_unique<UpstreamConnection>(worker_.deadlines(),
                                                        tcp::socket(stream_.get_executor()));
   upstream->expires_after(timeouts().connect);
   auto [ec] = co_await upstream->socket().async_connect(backend.endpoint, nothrow);
   upstream->expires_never();
-  if (ec) co_return nullptr;
+  if (ec) {
+    const std::string cause = upstream->timed_out()                   ? "timeout after " + duration_text(timeouts().connect)
+                              : ec == asio::error::connection_refused ? std::string("connection refused")
+                                                                      : ec.message();
+    log_connect_failure(backend, pool, cause);
+    co_return nullptr;
+  }
   upstream->socket().set_option(tcp::no_delay(true), ec);
   if (const auto& tls = pool.tls()) {
     // The handshake gets the connect timeout too ("upstream TCP/TLS connect").

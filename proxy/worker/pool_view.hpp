@@ -3,6 +3,7 @@
 #include "balancer/selection.hpp"
 #include "health/health_state.hpp"
 #include "proxy/control/snapshot.hpp"
+#include "proxy/worker/connect_failure_log.hpp"
 #include "proxy/worker/backend_wait.hpp"
 #include "proxy/worker/upstream_pool.hpp"
 
@@ -38,6 +39,7 @@ struct BackendState
   control::WorkerBackendCounters* counters = nullptr;
   // Passive checks: this worker's own view of live-traffic failures.
   std::optional<health::PassiveTracker> passive;
+  ConnectFailureLog connect_failures_logged;
   PoolView* view = nullptr;  // null once removed from its pool
   std::size_t index = 0;     // position in view's arrays
   std::deque<std::unique_ptr<UpstreamConnection>> idle;  // parked, oldest first

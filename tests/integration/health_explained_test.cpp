@@ -2,6 +2,8 @@
 // the active checks ("check") and from passive ejection on any worker ("ejected").
 #include "tests/integration/keel_under_test.hpp"
 #include "tests/support/dead_port.hpp"
+#include "tests/support/keel_process.hpp"
+#include "tests/support/temp_config.hpp"
 #include "tests/support/test_backend.hpp"
 #include "tests/support/test_client.hpp"
 #include "tests/support/wait.hpp"
@@ -208,6 +210,25 @@ TEST(PassiveChecks, NoBackendAnswerNamesTheEjection) {
   const auto response = client.get("/");
   EXPECT_EQ(response.result(), http::status::service_unavailable);
   EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available: 1 ejected by passive checks\n");
+}
+
+// Failed connects are logged with the cause, but not once per request.
+TEST(PassiveChecks, FailedConnectsAreLoggedRateLimited) {
+  const DeadPort dead;
+  TempConfig config(make_config({PoolSpec{.backends = {dead.address()}, .retries = 0}}));
+  ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+  const auto line = keel.wait_for_line("listening on ");
+  ASSERT_TRUE(line) << keel.output(ChildProcess::Output::err);
+  const auto address = listening_address(*line);
+  ASSERT_TRUE(address);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(TestClient{*address}.get("/").result(), http::status::bad_gateway);
+  keel.signal(SIGTERM);
+  ASSERT_EQ(keel.wait_exit(10s), 0);
+  const std::string log = keel.output(ChildProcess::Output::err);
+  const std::string expected = "warn pool web: cannot connect to backend " + dead.address() + ": connection refused\n";
+  std::size_t lines = 0;
+  for (auto at = log.find(expected); at != std::string::npos; at = log.find(expected, at + 1)) ++lines;
+  EXPECT_EQ(lines, 1u) << log;  // one worker, well within ConnectFailureLog::kInterval
 }
 
 }  // namespace
