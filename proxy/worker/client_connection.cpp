@@ -61,10 +61,15 @@ std::string duration_text(std::chrono::milliseconds duration) {
 }
 
 // Tells the operator a backend refuses connections, without a line per request:
-// at most one per backend and worker every ConnectFailureLog::kInterval.
-void log_connect_failure(BackendState& backend, const PoolView& pool, const std::string& cause) {
+// at most one per backend and worker every ConnectFailureLog::kInterval. A plain
+// function taking plain values: its strings stay out of the calling coroutine's frame.
+void log_connect_failure(BackendState& backend, const PoolView& pool, const boost::system::error_code& ec,
+                         bool timed_out, std::chrono::milliseconds timeout) {
   std::uint64_t unlogged = 0;
   if (!backend.connect_failures_logged.should_log(Clock::now(), unlogged)) return;
+  const std::string cause = timed_out                               ? "timeout after " + duration_text(timeout)
+                            : ec == asio::error::connection_refused ? std::string("connection refused")
+                                                                    : ec.message();
   std::string line = "pool " + pool.name() + ": cannot connect to backend " + backend.address + ": " + cause;
   if (unlogged > 0) line += " (and " + std::to_string(unlogged) + " more failed connects since the last report)";
   log::warn(line);
@@ -178,6 +183,10 @@ class ClientConnection final : public Expirable, public ClientHandle {
                                                  http::Framing to_client, Clock::duration idle);
   asio::awaitable<void> pump_request_body(http::RequestParser& parser, UpstreamConnection& upstream);
   asio::awaitable<bool> reply_error(status code, bool keep_alive, std::string_view detail = {});
+  // 503 naming why `pool` has no usable backend. Its own coroutine, so the reason's
+  // string lives in a frame made only on this path, not in the request loop's (whose
+  // frame must stay small enough for Asio's recycling allocator).
+  asio::awaitable<bool> reply_unavailable(const PoolView& pool, bool keep_alive);
   // forward() records the error answer a failed attempt owes the client and
   // exchange() sends it: one co_await instead of one per failure keeps forward's
   // coroutine frame small enough for Asio to recycle it.
@@ -471,12 +480,8 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
     if (!lease && connect_failures == 0 && pool->holds_requests())  // scale from zero
       lease = co_await wait_for_backend(worker_, *pool, timeouts().upstream_header);
     if (!lease) {
-      if (connect_failures == 0) {
-        // A named local: GCC 12 mishandles a temporary with a destructor in a co_await expression.
-        const std::string reason = pool->unavailable_reason();
-        co_return co_await reply_error(status::service_unavailable, keep_alive_requested && parser.is_done(),
-                                       reason);
-      }
+      if (connect_failures == 0)
+        co_return co_await reply_unavailable(*pool, keep_alive_requested && parser.is_done());
       co_return co_await reply_error(status::bad_gateway, keep_alive_requested && parser.is_done(),
                                      "backend unreachable");
     }
@@ -528,10 +533,7 @@ asio::awaitable<std::unique_ptr<UpstreamConnection>> ClientConnection::connect(B
   auto [ec] = co_await upstream->socket().async_connect(backend.endpoint, nothrow);
   upstream->expires_never();
   if (ec) {
-    const std::string cause = upstream->timed_out()                   ? "timeout after " + duration_text(timeouts().connect)
-                              : ec == asio::error::connection_refused ? std::string("connection refused")
-                                                                      : ec.message();
-    log_connect_failure(backend, pool, cause);
+    log_connect_failure(backend, pool, ec, upstream->timed_out(), timeouts().connect);
     co_return nullptr;
   }
   upstream->socket().set_option(tcp::no_delay(true), ec);
@@ -888,6 +890,11 @@ asio::awaitable<bool> ClientConnection::write_client(std::string_view data) {
   auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(data), nothrow);
   buffers_->record.sent_client(written);
   co_return !ec;
+}
+
+asio::awaitable<bool> ClientConnection::reply_unavailable(const PoolView& pool, bool keep_alive) {
+  const std::string reason = pool.unavailable_reason();
+  co_return co_await reply_error(status::service_unavailable, keep_alive, reason);
 }
 
 asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive, std::string_view detail) {
