@@ -235,12 +235,31 @@ json::object to_json(const PoolInfo& pool) {
 }
 
 json::object to_json(const AutoscaleInfo& autoscale) {
-  return json::object{
+  json::object out{
       {"current", autoscale.current},
       {"desired", autoscale.desired},
       {"observed_concurrency", autoscale.observed_concurrency},
       {"mode", autoscale.mode},
   };
+  if (!autoscale.decided_by.empty()) out["decided_by"] = autoscale.decided_by;
+  return out;
+}
+
+json::object to_json(const ClusterInfo& cluster) {
+  json::array instances;
+  for (const auto& instance : cluster.instances)
+    instances.push_back(json::object{{"instance", instance.instance},
+                                     {"applied_revision", instance.applied_revision},
+                                     {"started", instance.started}});
+  json::object out{{"instance", cluster.instance}};
+  out["leader"] = cluster.leader.empty() ? json::value(nullptr) : json::value(cluster.leader);
+  out["etcd"] = json::object{{"connected", cluster.connected},
+                             {"revision", cluster.revision},
+                             {"endpoint", cluster.endpoint}};
+  out["applied_revision"] = cluster.applied_revision;
+  out["stale"] = cluster.stale;
+  out["instances"] = std::move(instances);
+  return out;
 }
 
 json::object to_json(const std::vector<PoolInfo>& pools) {

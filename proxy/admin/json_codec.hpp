@@ -47,6 +47,8 @@ boost::json::object to_json(const BackendInfo& backend);
 boost::json::object to_json(const PoolInfo& pool);
 // {"current", "desired", "observed_concurrency", "mode"} (the pool is in the URL).
 boost::json::object to_json(const AutoscaleInfo& autoscale);
+// GET /api/v1/cluster.
+boost::json::object to_json(const ClusterInfo& cluster);
 // {"pools": [...]}.
 boost::json::object to_json(const std::vector<PoolInfo>& pools);
 // {"error": message}.

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +51,24 @@ struct AutoscaleInfo {
   std::uint32_t desired = 0;
   double observed_concurrency = 0;  // average in-flight + waiting over the deciding window
   std::string mode;                 // "stable" | "panic"
+  std::string decided_by;           // cluster mode: the instance that decided; empty otherwise
+};
+
+// GET /api/v1/cluster.
+struct ClusterInfo {
+  struct Instance {
+    std::string instance;
+    std::int64_t applied_revision = 0;
+    std::string started;
+  };
+  std::string instance;
+  std::string leader;  // empty: none known (shown as null)
+  bool connected = false;
+  bool stale = false;  // serving the local cache, not yet confirmed by etcd
+  std::int64_t revision = 0;  // newest etcd revision seen
+  std::int64_t applied_revision = 0;
+  std::string endpoint;
+  std::vector<Instance> instances;
 };
 
 // A backend in a POST or PUT body.
@@ -59,11 +79,26 @@ struct BackendRequest {
 
 enum class AdminState { active, draining };
 
+struct Outcome;
+
+// A change that ends later (cluster mode: once etcd took it and this instance
+// applied it from the watch).
+class PendingChange {
+ public:
+  virtual ~PendingChange() = default;
+  // Calls `done` once, on the control thread, with the final outcome (never
+  // itself pending); at once if it has already ended.
+  virtual void when_done(std::function<void(Outcome)> done) = 0;
+};
+
 // How a change ended: `status` is the HTTP status to answer (201, 200, 202 on
-// success; 400, 404, 409, 500 with `error` set otherwise).
+// success; 400, 404, 409, 500, 503 with `error` set otherwise), unless
+// `pending` is set: then the change has not ended yet and `pending` tells.
 struct Outcome {
   int status = 200;
   std::string error;
+  std::shared_ptr<PendingChange> pending = nullptr;
+  int retry_after_seconds = 0;  // 503: when to try again (Retry-After)
 
   bool ok() const { return status >= 200 && status < 300; }
 };
@@ -100,6 +135,9 @@ class PoolAdmin {
 
   // GET /metrics: the whole page in Prometheus text format 0.0.4.
   virtual std::string metrics_text() const = 0;
+
+  // GET /api/v1/cluster: nullopt when cluster mode is off (404).
+  virtual std::optional<ClusterInfo> cluster() const { return std::nullopt; }
 };
 
 }  // namespace keel::admin

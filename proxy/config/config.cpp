@@ -47,7 +47,7 @@ void Loader::load(const std::vector<YAML::Node>& documents) {
   }
   const auto root = mapping(Value{documents.front(), documents.front().Mark(), ""},
                             Keys{.known = {"workers", "listeners", "admin", "state_file", "timeouts",
-                                           "limits", "forwarded", "pools", "routes", "access_log"}});
+                                           "limits", "forwarded", "pools", "routes", "access_log", "cluster"}});
   if (!root) return;
   if (const Value* value = root->find("workers")) load_workers(*value);
   if (const auto value = require(*root, "listeners")) load_listeners(*value);
@@ -59,6 +59,7 @@ void Loader::load(const std::vector<YAML::Node>& documents) {
   if (const auto value = require(*root, "pools")) load_pools(*value);
   if (const Value* value = root->find("routes")) load_routes(*value);
   if (const Value* value = root->find("access_log")) load_access_log(*value);
+  if (const Value* value = root->find("cluster")) load_cluster(*value);
 }
 
 void Loader::load_workers(const Value& value) {

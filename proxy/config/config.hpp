@@ -154,6 +154,34 @@ struct AccessLog {
   AccessLogFormat format = AccessLogFormat::combined;
 };
 
+// Cluster mode (docs/cluster.md): the backend lists live in etcd, shared by
+// every instance; spoken to through etcd's v3 JSON gateway.
+struct EtcdEndpoint {
+  std::string url;   // as written: "http://127.0.0.1:2379"
+  bool https = false;
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+};
+
+struct EtcdTls {
+  std::string ca_file;      // empty: the system trust store
+  std::string certificate;  // client certificate (PEM), with private_key; may be empty
+  std::string private_key;
+};
+
+struct Cluster {
+  // Unique per instance. Empty: hostname + ":" + the admin port (resolved at start).
+  std::string instance;
+  std::vector<EtcdEndpoint> endpoints;
+  std::string prefix = "/keel/";  // always ends with '/'
+  std::string username;           // empty: no etcd authentication
+  std::string password;           // from password_file or KEEL_ETCD_PASSWORD; never logged
+  std::string password_file;      // as configured
+  std::optional<EtcdTls> tls;
+  // How long a dead instance stays listed and keeps leadership (whole seconds).
+  Milliseconds lease_ttl{10'000};
+};
+
 struct Config {
   std::string source;  // file name the config came from, for messages
   unsigned workers = 1;  // "auto" resolves to the number of cores
@@ -166,6 +194,7 @@ struct Config {
   std::optional<AdminConfig> admin;
   std::string state_file;  // empty: runtime pool changes are not persisted
   std::optional<AccessLog> access_log;
+  std::optional<Cluster> cluster;  // unset: pool state is this instance's alone
 };
 
 // One problem, with its place: renders as "FILE:LINE:COL: message" (1-based).

@@ -22,6 +22,11 @@ namespace keel::config::detail {
 
 inline constexpr std::int64_t kUnbounded = std::numeric_limits<std::int64_t>::max();
 
+// A one-line secret (admin token, etcd password) from a file: trailing
+// whitespace dropped, visible ASCII without spaces. Problems name the file,
+// never its content.
+std::optional<std::string> read_secret_file(const std::string& path, std::string& problem);
+
 // A node and the place to report it at: its own position or, when it is
 // empty, its key's (yaml-cpp puts an empty value at the next token).
 struct Value {
@@ -92,6 +97,9 @@ class Loader {
   std::optional<UpstreamTls> load_upstream_tls(const Value& value);
   void load_admin(const Value& value);
   void load_state_file(const Value& value);
+  void load_cluster(const Value& value);
+  std::optional<EtcdEndpoint> etcd_endpoint(const Value& value);
+  std::optional<EtcdTls> load_etcd_tls(const Value& value);
   void load_timeouts(const Value& value);
   void load_limits(const Value& value);
   void load_forwarded(const Value& value);

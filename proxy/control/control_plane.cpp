@@ -107,9 +107,24 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, config::Config config, S
 
 ControlPlane::~ControlPlane() { stop(); }
 
-void ControlPlane::start() {
+void ControlPlane::start(const std::string& cluster_instance) {
   update_health_targets();
   autoscaler_.start();
+  if (config_.cluster) {
+    cluster::ClusterHost& host = *this;
+    cluster_ = std::make_unique<cluster::ClusterAgent>(io_, *config_.cluster, cluster_instance, host);
+    cluster_->on_leadership([this](bool leader) { autoscaler_.set_leader(leader); });
+    autoscaler_.set_leader(false);
+    autoscaler_.on_announce([this](const admin::AutoscaleInfo& info) {
+      cluster_->publish_decision(info.pool, {.current = info.current,
+                                             .desired = info.desired,
+                                             .observed_concurrency = info.observed_concurrency,
+                                             .mode = info.mode,
+                                             .decided_by = {},
+                                             .at_ms = 0});
+    });
+    cluster_->start();
+  }
 }
 
 void ControlPlane::stop() {
@@ -118,6 +133,7 @@ void ControlPlane::stop() {
   checker_.stop();
   drain_timer_.cancel();
   autoscaler_.stop();
+  if (cluster_) cluster_->stop();
 }
 
 ControlPlane::BackendRecord ControlPlane::make_backend(const config::Address& address, std::uint32_t weight) {
@@ -429,6 +445,9 @@ admin::Outcome ControlPlane::add_backend(std::string_view pool_name, const admin
   std::string problem;
   auto address = config::parse_address(request.address, false, problem);
   if (!address) return failure(400, "invalid address '" + request.address + "': " + problem);
+  if (cluster_)
+    return cluster_->add(pool->settings.name, endpoint_key(address->endpoint),
+                         {.address = address->text, .weight = request.weight});
 
   // One backend, one entry: by endpoint, not by how the address is written.
   BackendRecord* live = nullptr;
@@ -474,6 +493,13 @@ admin::Outcome ControlPlane::replace_backends(std::string_view pool_name,
       return failure(409, "backend " + address->text + " appears twice in the list" +
                               written_as(first->second, address->text));
     addresses.push_back(std::move(*address));
+  }
+  if (cluster_) {
+    std::vector<std::pair<std::string, cluster::BackendValue>> wanted;
+    for (std::size_t i = 0; i < addresses.size(); ++i)
+      wanted.emplace_back(endpoint_key(addresses[i].endpoint),
+                          cluster::BackendValue{.address = addresses[i].text, .weight = requests[i].weight});
+    return cluster_->replace(pool->settings.name, wanted);
   }
 
   // The record each endpoint continues, a live one before one draining out.
@@ -526,6 +552,12 @@ admin::Outcome ControlPlane::patch_backend(std::string_view pool_name, std::stri
   BackendRecord* backend = find_backend(*pool, address);
   if (!backend)
     return failure(404, "no backend " + std::string(address) + " in pool '" + pool->settings.name + "'");
+  if (cluster_) {
+    std::optional<cluster::BackendState> next;
+    if (state)
+      next = *state == admin::AdminState::draining ? cluster::BackendState::draining : cluster::BackendState::active;
+    return cluster_->change(pool->settings.name, endpoint_key(backend->endpoint), weight, next);
+  }
   if (weight) backend->weight = *weight;
   if (state) backend->draining = *state == admin::AdminState::draining;
   if (auto failed = persist_or_rollback(std::move(before))) return *failed;
@@ -541,6 +573,7 @@ admin::Outcome ControlPlane::remove_backend(std::string_view pool_name, std::str
   BackendRecord* backend = find_backend(*pool, address);
   if (!backend)
     return failure(404, "no backend " + std::string(address) + " in pool '" + pool->settings.name + "'");
+  if (cluster_) return cluster_->remove(pool->settings.name, endpoint_key(backend->endpoint));
   start_removing(*backend);
   if (auto failed = persist_or_rollback(std::move(before))) return *failed;
   log::info("pool " + pool->settings.name + ": backend " + backend->address + " draining for removal");

@@ -2,6 +2,7 @@
 
 #include "health/checker.hpp"
 #include "proxy/admin/pool_admin.hpp"
+#include "proxy/cluster/cluster_agent.hpp"
 #include "proxy/config/config.hpp"
 #include "proxy/control/asio_scheduler.hpp"
 #include "proxy/control/autoscale_driver.hpp"
@@ -33,7 +34,7 @@ namespace keel::control {
 // The single writer of pool state. Admin calls, health changes, drains and
 // reloads all run on the control thread, so the registry needs no lock; each
 // change becomes a new immutable RoutingSnapshot posted to every worker.
-class ControlPlane final : public admin::PoolAdmin {
+class ControlPlane final : public admin::PoolAdmin, private cluster::ClusterHost {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -43,8 +44,10 @@ class ControlPlane final : public admin::PoolAdmin {
   ControlPlane(boost::asio::io_context& io, config::Config config, Server& server);
   ~ControlPlane() override;
 
-  // Control thread: starts active health checks and drain tracking.
-  void start();
+  // Control thread: starts active health checks and drain tracking, and in
+  // cluster mode the agent, as `cluster_instance` (the config's name, else
+  // the default the caller worked out).
+  void start(const std::string& cluster_instance = {});
   void stop();
 
   // Control thread (SIGHUP). Re-reads `path`; a config that does not validate
@@ -75,6 +78,7 @@ class ControlPlane final : public admin::PoolAdmin {
   // The /metrics page (control_metrics.cpp): pools, backends, workers, process.
   std::string metrics_text() const override;
   std::vector<admin::AutoscaleInfo> autoscaling() const override;
+  std::optional<admin::ClusterInfo> cluster() const override;
 
  private:
   struct BackendRecord {
@@ -135,6 +139,19 @@ class ControlPlane final : public admin::PoolAdmin {
   // The autoscaler's sample of every autoscaled pool (control_plane_autoscale.cpp).
   std::vector<PoolLoad> autoscale_loads() const;
 
+  // Cluster mode (control_plane_cluster.cpp).
+  std::string endpoint_key(const boost::asio::ip::tcp::endpoint& endpoint) const;
+  PersistedState serving_state() const;
+  void write_cache();
+  // cluster::ClusterHost
+  std::vector<std::string> pool_names() const override;
+  void apply_pool(const std::string& pool, const std::vector<cluster::ClusterView::Backend>& backends) override;
+  std::vector<std::pair<std::string, cluster::BackendValue>> serving(const std::string& pool) const override;
+  std::map<std::string, cluster::MemberValue::Load> load_now() const override;
+  std::map<std::string, std::uint64_t> removing_in_flight() const override;
+  std::chrono::milliseconds drain_timeout() const override { return config_.timeouts.drain; }
+  void cluster_applied() override;
+
   boost::asio::io_context& io_;
   config::Config config_;
   Server& server_;
@@ -157,7 +174,8 @@ class ControlPlane final : public admin::PoolAdmin {
   boost::asio::steady_timer drain_timer_;
   bool drain_timer_armed_ = false;
   bool stopped_ = false;
-  AutoscaleDriver autoscaler_;  // last: its sampler reads the pools above
+  AutoscaleDriver autoscaler_;  // its sampler reads the pools above
+  std::unique_ptr<cluster::ClusterAgent> cluster_;  // cluster mode only; after what it calls back
 };
 
 }  // namespace keel::control

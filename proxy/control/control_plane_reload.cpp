@@ -63,7 +63,8 @@ std::vector<std::string> ControlPlane::prepare_reload(ReloadPlan& plan) {
   std::vector<std::string> problems;
   std::optional<PersistedState> state;
   try {
-    state = load_state_file(plan.next.state_file);
+    // Cluster mode: etcd holds the lists; a reload keeps what it applied.
+    state = cluster_ ? serving_state() : load_state_file(plan.next.state_file);
   } catch (const std::exception& e) {
     return {e.what()};
   }
@@ -114,6 +115,7 @@ void ControlPlane::commit_reload(ReloadPlan& plan) {
   update_health_targets();
   publish();
   autoscaler_.sample(Clock::now());  // the API shows new autoscale settings at once
+  if (cluster_) cluster_->seed_new_pools();  // a pool the reload added goes to etcd
 }
 
 void ControlPlane::switch_listeners(ReloadPlan& plan) {
@@ -162,6 +164,12 @@ void ControlPlane::keep_restart_only_settings(config::Config& next) const {
     log::warn("reload: 'admin' changes only on restart; the admin API keeps its settings");
   if (access_log_differs(next.access_log, config_.access_log))
     log::warn("reload: 'access_log' changes only on restart; keeping the current one");
+  if (next.cluster.has_value() != config_.cluster.has_value() ||
+      (next.cluster && (next.cluster->prefix != config_.cluster->prefix ||
+                        next.cluster->instance != config_.cluster->instance ||
+                        next.cluster->endpoints.size() != config_.cluster->endpoints.size())))
+    log::warn("reload: 'cluster' changes only on restart; keeping the current settings");
+  next.cluster = config_.cluster;
   next.workers = config_.workers;
   next.admin = config_.admin;
   next.access_log = config_.access_log;
