@@ -1,5 +1,6 @@
 #include "proxy/admin/admin_routes.hpp"
 
+#include "proxy/admin/dashboard.hpp"
 #include "proxy/admin/json_codec.hpp"
 #include "proxy/metrics/exposition.hpp"
 
@@ -223,6 +224,7 @@ AdminResponse AdminRoutes::handle(const AdminRequest& request, PoolAdmin& admin)
     return AdminResponse{.status = 200, .body = {}, .headers = {}, .text = admin.metrics_text(),
                          .content_type = metrics::kExpositionContentType};
   }
+  if (auto page = dashboard_response(path, method)) return std::move(*page);
   if (path.size() == 3 && path[0] == "api" && path[1] == "v1" && path[2] == "cluster") {
     if (!is_read) return method_not_allowed(kAllowRead);
     const auto cluster = admin.cluster();

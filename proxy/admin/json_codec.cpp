@@ -204,7 +204,7 @@ std::string_view to_string(AdminState state) {
 }
 
 json::object to_json(const BackendInfo& backend) {
-  return json::object{
+  json::object object{
       {"address", backend.address},
       {"weight", backend.weight},
       {"state", backend.state},
@@ -212,6 +212,18 @@ json::object to_json(const BackendInfo& backend) {
       {"active_requests", backend.active_requests},
       {"total_requests", backend.total_requests},
   };
+  if (const auto& check = backend.check) {
+    object["check"] = json::object{
+        {"last", check->last},
+        {"result", check->passed ? "pass" : "fail"},
+        {"detail", check->detail},
+        {"latency_ms", check->latency_ms},
+        {"consecutive", check->consecutive},
+    };
+  }
+  if (const auto& ejected = backend.ejected)
+    object["ejected"] = json::object{{"until", ejected->until}, {"reason", ejected->reason}};
+  return object;
 }
 
 json::object to_json(const PoolInfo& pool) {

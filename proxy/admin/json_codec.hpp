@@ -41,7 +41,7 @@ Parsed<BackendPatch> parse_patch(std::string_view body);
 std::string_view to_string(AdminState state);
 
 // {"address", "weight", "state", "health", "active_requests", "total_requests"}, in
-// that order.
+// that order, then "check" and "ejected" when set.
 boost::json::object to_json(const BackendInfo& backend);
 // {"name", "balance", "backends": [...]}.
 boost::json::object to_json(const PoolInfo& pool);

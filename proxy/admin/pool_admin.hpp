@@ -10,14 +10,31 @@
 
 namespace keel::admin {
 
+// The latest active check of a backend (docs/health.md).
+struct CheckInfo {
+  std::string last;    // when its result arrived, UTC, "2026-12-04T17:00:00Z"
+  bool passed = false;  // "result": "pass" | "fail"
+  std::string detail;  // "status 503", "connection refused", "timeout after 1s"...
+  double latency_ms = 0;
+  std::uint32_t consecutive = 0;  // results in a row like this one
+};
+
+// A backend kept out by passive checks on at least one worker.
+struct EjectionInfo {
+  std::string until;   // UTC, like CheckInfo::last
+  std::string reason;  // "3 connect failures"
+};
+
 // A backend as the admin API shows it (docs/admin-api.md "A backend").
 struct BackendInfo {
   std::string address;
   std::uint32_t weight = 1;
   std::string state;   // "active" | "draining"
-  std::string health;  // "healthy" | "unhealthy" | "unknown"
+  std::string health;  // "healthy" | "unhealthy" | "unknown" | "unchecked" (no active checks)
   std::uint64_t active_requests = 0;
   std::uint64_t total_requests = 0;
+  std::optional<CheckInfo> check{};       // checked pools, once a check has completed
+  std::optional<EjectionInfo> ejected{};  // while passive checks keep it out
 };
 
 struct PoolInfo {

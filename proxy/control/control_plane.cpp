@@ -1,5 +1,6 @@
 #include "proxy/control/control_plane.hpp"
 
+#include "proxy/control/health_report.hpp"
 #include "proxy/http/address_text.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/server.hpp"
@@ -343,9 +344,12 @@ void ControlPlane::check_drains() {
 
 void ControlPlane::update_health_targets() {
   if (stopped_) return;
-  for (const auto& pool : pools_) {
+  for (auto& pool : pools_) {
     if (!pool.settings.health_check) {
       checker_.remove_pool(pool.settings.name);
+      // Nothing would ever clear a verdict the removed checks left: a backend found
+      // unhealthy before a reload dropped the pool's health_check would stay out for good.
+      for (auto& backend : pool.backends) backend.health = health::Health::unknown;
       continue;
     }
     std::vector<health::ProbeTarget> targets;
@@ -396,13 +400,20 @@ std::optional<admin::Outcome> ControlPlane::persist_or_rollback(std::vector<Pool
 
 admin::PoolInfo ControlPlane::describe(const PoolRecord& pool) const {
   admin::PoolInfo info{.name = pool.settings.name, .balance = balance_name(pool.settings.balance), .backends = {}};
-  for (const auto& backend : pool.backends)
-    info.backends.push_back({.address = backend.address,
+  const auto now = ClockPair::now();
+  const bool checked = pool.settings.health_check.has_value();
+  for (const auto& backend : pool.backends) {
+    admin::BackendInfo shown{.address = backend.address,
                              .weight = backend.weight,
                              .state = backend.draining || backend.removing ? "draining" : "active",
-                             .health = health::to_string(backend.health),
+                             .health = checked ? health::to_string(backend.health) : "unchecked",
                              .active_requests = backend.stats->active_requests(),
-                             .total_requests = backend.stats->total_requests()});
+                             .total_requests = backend.stats->total_requests()};
+    if (checked)
+      if (const auto report = checker_.last_check(backend.id)) shown.check = check_info(*report, now);
+    if (const auto ejection = backend.stats->ejection(now.steady)) shown.ejected = ejection_info(*ejection, now);
+    info.backends.push_back(std::move(shown));
+  }
   return info;
 }
 

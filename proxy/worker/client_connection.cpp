@@ -54,6 +54,27 @@ constexpr std::uint32_t kMaxResponseHeadBytes = 64 * 1024;
 // How long a closing TLS connection waits for the client's close_notify.
 constexpr auto kTlsShutdownTimeout = std::chrono::seconds(1);
 
+// As the config file writes durations: "2s", "1500ms".
+std::string duration_text(std::chrono::milliseconds duration) {
+  const auto ms = duration.count();
+  return ms != 0 && ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+// Tells the operator a backend refuses connections, without a line per request:
+// at most one per backend and worker every ConnectFailureLog::kInterval. A plain
+// function taking plain values: its strings stay out of the calling coroutine's frame.
+void log_connect_failure(BackendState& backend, const PoolView& pool, const boost::system::error_code& ec,
+                         bool timed_out, std::chrono::milliseconds timeout) {
+  std::uint64_t unlogged = 0;
+  if (!backend.connect_failures_logged.should_log(Clock::now(), unlogged)) return;
+  const std::string cause = timed_out                               ? "timeout after " + duration_text(timeout)
+                            : ec == asio::error::connection_refused ? std::string("connection refused")
+                                                                    : ec.message();
+  std::string line = "pool " + pool.name() + ": cannot connect to backend " + backend.address + ": " + cause;
+  if (unlogged > 0) line += " (and " + std::to_string(unlogged) + " more failed connects since the last report)";
+  log::warn(line);
+}
+
 // Why the request body stopped flowing before it was complete. client_timeout:
 // the client sent nothing for timeouts.idle while its body was incomplete (408).
 enum class UploadError { none, client_gone, client_timeout, too_large, bad_body, upstream_failed };
@@ -162,6 +183,10 @@ class ClientConnection final : public Expirable, public ClientHandle {
                                                  http::Framing to_client, Clock::duration idle);
   asio::awaitable<void> pump_request_body(http::RequestParser& parser, UpstreamConnection& upstream);
   asio::awaitable<bool> reply_error(status code, bool keep_alive, std::string_view detail = {});
+  // 503 naming why `pool` has no usable backend. Its own coroutine, so the reason's
+  // string lives in a frame made only on this path, not in the request loop's (whose
+  // frame must stay small enough for Asio's recycling allocator).
+  asio::awaitable<bool> reply_unavailable(const PoolView& pool, bool keep_alive);
   // forward() records the error answer a failed attempt owes the client and
   // exchange() sends it: one co_await instead of one per failure keeps forward's
   // coroutine frame small enough for Asio to recycle it.
@@ -188,7 +213,7 @@ class ClientConnection final : public Expirable, public ClientHandle {
     }
   }
   asio::awaitable<bool> write_client(std::string_view data);
-  asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(const BackendState& backend,
+  asio::awaitable<std::unique_ptr<UpstreamConnection>> connect(BackendState& backend,
                                                                const PoolView& pool);
   asio::awaitable<void> wait_upload();
   asio::awaitable<void> abort_upload(UpstreamConnection& upstream);
@@ -456,8 +481,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
       lease = co_await wait_for_backend(worker_, *pool, timeouts().upstream_header);
     if (!lease) {
       if (connect_failures == 0)
-        co_return co_await reply_error(status::service_unavailable, keep_alive_requested && parser.is_done(),
-                                       "no backend available");
+        co_return co_await reply_unavailable(*pool, keep_alive_requested && parser.is_done());
       co_return co_await reply_error(status::bad_gateway, keep_alive_requested && parser.is_done(),
                                      "backend unreachable");
     }
@@ -487,7 +511,7 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
       co_await reply_error(code, false, failure_detail_);
     }
     if (upstream_timed_out_)
-      pool->report_failure(backend);
+      pool->report_failure(backend, health::LiveFailure::timeout);
     else if (attempt == Attempt::done)
       pool->report_success(backend);
     if (attempt == Attempt::retry_fresh && !retried_stale) {
@@ -501,14 +525,17 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
   }
 }
 
-asio::awaitable<std::unique_ptr<UpstreamConnection>> ClientConnection::connect(const BackendState& backend,
+asio::awaitable<std::unique_ptr<UpstreamConnection>> ClientConnection::connect(BackendState& backend,
                                                                                const PoolView& pool) {
   auto upstream = std::make_unique<UpstreamConnection>(worker_.deadlines(),
                                                        tcp::socket(stream_.get_executor()));
   upstream->expires_after(timeouts().connect);
   auto [ec] = co_await upstream->socket().async_connect(backend.endpoint, nothrow);
   upstream->expires_never();
-  if (ec) co_return nullptr;
+  if (ec) {
+    log_connect_failure(backend, pool, ec, upstream->timed_out(), timeouts().connect);
+    co_return nullptr;
+  }
   upstream->socket().set_option(tcp::no_delay(true), ec);
   if (const auto& tls = pool.tls()) {
     // The handshake gets the connect timeout too ("upstream TCP/TLS connect").
@@ -863,6 +890,11 @@ asio::awaitable<bool> ClientConnection::write_client(std::string_view data) {
   auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(data), nothrow);
   buffers_->record.sent_client(written);
   co_return !ec;
+}
+
+asio::awaitable<bool> ClientConnection::reply_unavailable(const PoolView& pool, bool keep_alive) {
+  const std::string reason = pool.unavailable_reason();
+  co_return co_await reply_error(status::service_unavailable, keep_alive, reason);
 }
 
 asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive, std::string_view detail) {
