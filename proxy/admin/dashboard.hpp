@@ -1,4 +1,4 @@
-// The dashboard's files (INTERFACE.md "Dashboard"), compiled into the binary from
+// The dashboard's files (docs/dashboard.md), compiled into the binary from
 // proxy/admin/dashboard/ (see embed.cmake), and the answers that serve them.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The health part of a backend's admin JSON (INTERFACE.md "Health explained"): the
+// The health part of a backend's admin JSON (docs/health.md): the
 // checker's and the workers' steady-clock facts turned into wall-clock text.
 #pragma once
 

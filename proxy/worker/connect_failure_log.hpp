@@ -1,4 +1,4 @@
-// Failed upstream connects in the operational log (INTERFACE.md "Health explained"),
+// Failed upstream connects in the operational log (docs/health.md),
 // rate-limited: a dead backend under load would otherwise write a line per request.
 #pragma once
 

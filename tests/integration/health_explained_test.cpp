@@ -1,4 +1,4 @@
-// INTERFACE.md "Health explained": the backend JSON says why a backend is out, from
+// docs/health.md: the backend JSON says why a backend is out, from
 // the active checks ("check") and from passive ejection on any worker ("ejected").
 #include "tests/integration/keel_under_test.hpp"
 #include "tests/support/dead_port.hpp"
@@ -175,7 +175,7 @@ TEST(PassiveChecks, EjectionIsShownWithItsReasonAndEnd) {
   EXPECT_TRUE(wait_until([&] { return !backend_json(admin, "web", dead.address()).contains("ejected"); }, 5s));
 }
 
-// INTERFACE.md "Health explained": the 503 for a pool with no usable backend says why.
+// docs/health.md: the 503 for a pool with no usable backend says why.
 TEST(HealthChecks, NoBackendAnswerNamesTheReason) {
   TestBackend sick{"sick"}, parked{"parked"};
   sick.set_reply(Reply::text("no", http::status::service_unavailable));
