@@ -21,8 +21,6 @@ import sys
 PENDING = {
     "docs/http2.md",
     "docs/exchange.md",
-    "docs/dashboard.md",
-    "docs/health.md",
 }
 
 LINK = re.compile(r"(?<!\!)\[(?:[^\]\[]|\[[^\]]*\])*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
