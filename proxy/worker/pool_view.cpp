@@ -81,6 +81,7 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
   in_flight_.clear();
   snapshot_eligible_.clear();
   ejected_count_ = 0;
+  draining_count_ = 0;
   next_readmission_ = Clock::time_point::max();
   const auto now = Clock::now();
   for (const auto& next : snapshot.backends) {
@@ -105,6 +106,7 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
     if (passive_ && !state->passive) state->passive.emplace(passive_->max_fails, passive_->fail_timeout);
 
     state->eligible = next.is_eligible();
+    if (next.draining) ++draining_count_;
     if (state->eligible || (!next.draining && next.health == health::Health::unhealthy)) ++serving_or_failing_;
     if (!state->eligible || tls_changed) state->idle.clear();  // draining: no reuse of its connections either
     state->view = this;
@@ -155,6 +157,12 @@ void PoolView::report_failure(BackendState& backend) {
 
 void PoolView::report_success(BackendState& backend) {
   if (backend.passive) backend.passive->record_success();
+}
+
+PoolView::Unavailable PoolView::why_unavailable() const {
+  if (backends_.empty()) return Unavailable::no_backends;
+  if (draining_count_ == backends_.size()) return Unavailable::all_draining;
+  return Unavailable::none_healthy;  // unhealthy, ejected, awaiting a first check, or a mix with draining
 }
 
 BackendLease PoolView::pick(std::span<const std::uint64_t> tried) {

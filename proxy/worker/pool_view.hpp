@@ -39,7 +39,13 @@ struct BackendState
   PoolView* view = nullptr;  // null once removed from its pool
   std::size_t index = 0;     // position in view's arrays
   std::deque<std::unique_ptr<UpstreamConnection>> idle;  // parked, oldest first
+  // Failed connects are logged at most once per kConnectLogInterval per backend
+  // and worker; the next line counts those in between.
+  std::uint32_t unlogged_connect_failures = 0;
+  Clock::time_point next_connect_log{};
 };
+
+inline constexpr Clock::duration kConnectLogInterval = std::chrono::seconds(10);
 
 // Holds one in-flight request against a backend; releasing it (destructor)
 // gives the request slot back to least-connections.
@@ -78,6 +84,9 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   void report_success(BackendState& backend);
 
   const std::string& name() const { return name_; }
+  // Why pick() finds nothing when no backend was tried, for the 503's detail.
+  enum class Unavailable { no_backends, all_draining, none_healthy };
+  Unavailable why_unavailable() const;
   std::uint32_t retries() const { return retries_; }
   // Scale from zero: a request should wait rather than get 503, because the
   // pool is autoscaled down to nothing (no backend that serves or fails; one
@@ -104,6 +113,7 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   std::shared_ptr<metrics::PoolStats> stats_;
   metrics::WorkerPoolCounters* counters_ = nullptr;
   std::size_t ejected_count_ = 0;
+  std::size_t draining_count_ = 0;
   Clock::time_point next_readmission_ = Clock::time_point::max();
   std::vector<bool> snapshot_eligible_;  // eligibility before passive ejection
   std::vector<boost::intrusive_ptr<BackendState>> backends_;

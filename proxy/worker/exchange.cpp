@@ -1,0 +1,168 @@
+// Exchange: routing, the pick/retry loop, connecting, and the answers keel
+// makes itself. Forwarding and the relays are in exchange_relay.cpp.
+#include "proxy/worker/exchange.hpp"
+
+#include "proxy/log/log.hpp"
+#include "proxy/tls/upstream_context.hpp"
+#include "proxy/worker/worker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+#include <span>
+#include <string>
+
+// GCC 12 inlines Asio's coroutine-frame operator new (aligned_alloc) into its
+// operator delete (free) and then flags the pair as mismatched; they match.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace keel::worker {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Worker thread. Logs a failed connect to `backend`, at most one line per
+// kConnectLogInterval (per worker); the line counts the failures since the last.
+// A backend that is down fails every request sent to it: one line per request
+// would drown the log and cost a write per request.
+void note_connect_failure(BackendState& backend, const PoolView& pool, std::string_view cause) {
+  ++backend.unlogged_connect_failures;
+  const auto now = Clock::now();
+  if (now < backend.next_connect_log) return;
+  std::string line = "pool " + pool.name() + ": connecting to backend " + backend.address + " failed: ";
+  line.append(cause);
+  if (backend.unlogged_connect_failures > 1)
+    line += " (" + std::to_string(backend.unlogged_connect_failures) + " failed connects since the last report)";
+  log::warn(line);
+  backend.unlogged_connect_failures = 0;
+  backend.next_connect_log = now + kConnectLogInterval;
+}
+
+}  // namespace
+
+void Exchange::route(std::string_view host, std::string_view target) {
+  const control::RoutingSnapshot& snapshot = worker_.snapshot();
+  b_.state.pool = worker_.pool(snapshot.router.route(host, target));
+  b_.record.route(b_.state.pool);
+}
+
+asio::awaitable<ExchangeResult> Exchange::run(const ExchangeRequest& request) {
+  b_.state.body_complete = request.body_complete;
+  PoolView& pool = *b_.state.pool;
+  // An answer before any byte reached a backend leaves the connection usable
+  // if the client wants that and sent its whole request.
+  const bool keep_after_refusal = request.keep_alive && request.body_complete;
+
+  // Backends tried and refused (by id); past 16 the balancer may offer one again.
+  std::array<std::uint64_t, 16> tried{};
+  std::size_t tried_count = 0;
+  std::uint32_t connect_failures = 0;
+  bool retried_stale = false;
+  for (;;) {
+    BackendLease lease = pool.pick(std::span(tried.data(), tried_count));
+    if (!lease && connect_failures == 0 && pool.holds_requests())  // scale from zero
+      lease = co_await wait_for_backend(worker_, pool, worker_.snapshot().timeouts.upstream_header);
+    if (!lease) {
+      co_return co_await answer(
+          refused(connect_failures == 0 ? http::ProxyError::no_backend : http::ProxyError::connect_failed),
+          keep_after_refusal);
+    }
+    BackendState& backend = lease.backend();
+    std::unique_ptr<UpstreamConnection> upstream =
+        retried_stale ? nullptr : take_idle(backend, request.body_complete);
+    if (!upstream) upstream = co_await connect(backend, pool);
+    if (!upstream) {
+      pool.report_failure(backend);
+      RequestRecord::connect_failed(backend);
+      ++connect_failures;
+      if (tried_count < tried.size()) tried[tried_count++] = backend.id;
+      if (connect_failures > pool.retries())
+        co_return co_await answer(refused(http::ProxyError::connect_failed), keep_after_refusal);
+      b_.record.retried();
+      continue;
+    }
+
+    b_.record.served_by(backend);
+    ExchangeResult result = co_await forward(request, *upstream, request.keep_alive && !worker_.is_shutting_down());
+    const bool relayed = result.outcome == Outcome::complete || result.outcome == Outcome::cut;
+    if (result.passive_failure)
+      pool.report_failure(backend);
+    else if (relayed)
+      pool.report_success(backend);
+    if (result.outcome == Outcome::retry_fresh && !retried_stale) {
+      retried_stale = true;  // a reused connection the backend had closed: once more, fresh
+      b_.record.retried();
+      continue;
+    }
+    if (result.outcome == Outcome::refused) co_return co_await answer(result, false);
+    if (relayed && result.keep_upstream && backend.eligible)
+      park(backend, std::move(upstream), worker_.snapshot().timeouts.idle);
+    else
+      result.keep_upstream = false;
+    if (!relayed) result.keep_client = false;
+    co_return result;
+  }
+}
+
+asio::awaitable<ExchangeResult> Exchange::answer(ExchangeResult result, bool keep_alive) {
+  const auto code = http::status_for(result.error);
+  const std::string_view detail = result.error == http::ProxyError::no_backend
+                                      ? no_backend_detail(*b_.state.pool)
+                                      : http::describe(result.error);
+  result.status = static_cast<int>(code);
+  b_.record.answered(result.status);
+  result.keep_client = co_await client_.send_error(code, detail, keep_alive);
+  co_return result;
+}
+
+std::string_view Exchange::no_backend_detail(const PoolView& pool) {
+  std::string& detail = b_.error_detail;
+  detail.clear();
+  switch (pool.why_unavailable()) {
+    case PoolView::Unavailable::no_backends:
+      detail.append("pool ").append(pool.name()).append(" has no backends");
+      break;
+    case PoolView::Unavailable::all_draining:
+      detail.append("all backends of pool ").append(pool.name()).append(" are draining");
+      break;
+    case PoolView::Unavailable::none_healthy:
+      detail.append("no healthy backend in pool ").append(pool.name());
+      break;
+  }
+  return detail;
+}
+
+asio::awaitable<std::unique_ptr<UpstreamConnection>> Exchange::connect(BackendState& backend, PoolView& pool) {
+  const config::Timeouts& timeouts = worker_.snapshot().timeouts;
+  auto upstream = std::make_unique<UpstreamConnection>(worker_.deadlines(), tcp::socket(worker_.context()));
+  upstream->expires_after(timeouts.connect);
+  auto [ec] = co_await upstream->socket().async_connect(backend.endpoint, nothrow);
+  upstream->expires_never();
+  if (ec) {
+    note_connect_failure(backend, pool, upstream->timed_out() ? std::string("timed out") : ec.message());
+    co_return nullptr;
+  }
+  upstream->socket().set_option(tcp::no_delay(true), ec);
+  if (const auto& tls = pool.tls()) {
+    // The handshake gets the connect timeout too ("upstream TCP/TLS connect").
+    upstream->use_tls(tls);
+    auto* layer = upstream->stream().tls();
+    if (!tls->prepare(layer->native_handle(), backend.address)) {
+      note_connect_failure(backend, pool, "TLS setup failed");
+      co_return nullptr;
+    }
+    upstream->expires_after(worker_.snapshot().timeouts.connect);
+    auto [handshake] = co_await layer->async_handshake(asio::ssl::stream_base::client, nothrow);
+    upstream->expires_never();
+    if (handshake) {
+      note_connect_failure(backend, pool, "TLS handshake failed: " + handshake.message());
+      co_return nullptr;
+    }
+  }
+  co_return upstream;
+}
+
+}  // namespace keel::worker
