@@ -25,6 +25,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include <array>
+#include <optional>
 
 // GCC 12 inlines Asio's coroutine-frame operator new (aligned_alloc) into its
 // operator delete (free) and then flags the pair as mismatched; they match.
@@ -172,7 +173,16 @@ class ClientConnection final : public Expirable, public ClientHandle, public Exc
   asio::awaitable<bool> handshake();
   asio::awaitable<bool> serve_request();
   asio::awaitable<HeadOutcome> read_head(http::RequestParser& parser, std::size_t& head_bytes);
-  asio::awaitable<bool> exchange(http::RequestParser& parser, std::size_t head_bytes);
+  // An answer keel owes instead of an exchange.
+  struct Refusal {
+    status code;
+    std::string_view detail;  // a string literal
+  };
+  static Refusal refusal_for(ProxyError error) { return {http::status_for(error), http::describe(error)}; }
+  std::optional<Refusal> begin_exchange(http::RequestParser& parser, std::size_t head_bytes, Exchange& exchange,
+                                        ExchangeRequest& request);
+  std::optional<Refusal> put_body_start(http::RequestParser& parser);
+  asio::awaitable<bool> read_first_chunk_size(http::RequestParser& parser);
   asio::awaitable<bool> reply_error(status code, bool keep_alive, std::string_view detail = {});
   asio::awaitable<bool> refuse(ProxyError error) {
     co_return co_await reply_error(http::status_for(error), false, http::describe(error));
@@ -309,7 +319,16 @@ asio::awaitable<bool> ClientConnection::serve_request() {
   }
   busy_ = true;
   buffers_->record.begin();
-  const bool keep = co_await exchange(parser, head_bytes);
+  bool keep = false;
+  Exchange exchange(worker_, *buffers_, *this);
+  ExchangeRequest request;
+  if (const auto refused = begin_exchange(parser, head_bytes, exchange, request)) {
+    keep = co_await reply_error(refused->code, false, refused->detail);
+  } else if (parser.is_done() || !parser.chunked() || parser.chunk_headers_seen() > 0 ||
+             co_await read_first_chunk_size(parser)) {
+    request.body_complete = parser.is_done();
+    keep = (co_await exchange.run(request)).keep_client;
+  }
   end_request();
   busy_ = false;
   co_return keep;
@@ -346,14 +365,18 @@ asio::awaitable<ClientConnection::HeadOutcome> ClientConnection::read_head(
   }
 }
 
-// Checks the head, writes the backend's head, and runs the Exchange.
-asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, std::size_t head_bytes) {
+// Checks the head, writes the backend's head with the body bytes in hand and
+// routes; not a coroutine, so a request costs no frame of its own here. An
+// answer owed instead comes back (the head's views are dead either way).
+std::optional<ClientConnection::Refusal> ClientConnection::begin_exchange(http::RequestParser& parser,
+                                                                         std::size_t head_bytes, Exchange& exchange,
+                                                                         ExchangeRequest& request) {
   const auto head = std::string_view(static_cast<const char*>(input_.data().data()), head_bytes);
   if (const auto raw = http::scan_raw_head(head); raw != http::GuardResult::ok)
-    co_return co_await reply_error(http::status_for(raw), false, http::describe(raw));
+    return Refusal{http::status_for(raw), http::describe(raw)};
   std::string_view host;
   if (const auto checked = http::check_request_head(parser, host); checked != http::GuardResult::ok)
-    co_return co_await reply_error(http::status_for(checked), false, http::describe(checked));
+    return Refusal{http::status_for(checked), http::describe(checked)};
 
   const control::RoutingSnapshot& snapshot = worker_.snapshot();
   const bool websocket = http::is_websocket_upgrade(parser);
@@ -374,26 +397,36 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
                                      .mode = snapshot.forwarded_mode, .default_host = local_address};
   http::write_upstream_request_head(buffers_->head_out, parser, host, framing,
                                     parser.content_length().value_or(0), websocket, context);
-  Exchange exchange(worker_, *buffers_, *this);
   exchange.route(host, parser.target());
   if (worker_.access_log()) buffers_->access.capture(parser, host);
-  const bool keep_alive_requested = parser.keep_alive();
+  request = {.head_request = parser.method() == beast_http::verb::head,
+             .websocket = websocket,
+             .keep_alive = parser.keep_alive()};
   input_.consume(head_bytes);  // the head's views are dead from here on
 
   // Body bytes that came with the head go out in the same write; a small body
-  // never needs the upload pump at all. A chunked body is checked up to its first
-  // chunk size before a backend is chosen, so a malformed one reaches nobody.
+  // never needs the upload pump at all.
   parser.set_body_output(&buffers_->head_out, framing);
   parser.eager(true);  // from here one put() takes all the body bytes it is given
+  return put_body_start(parser);
+}
+
+// Puts the body bytes buffered so far into head_out.
+std::optional<ClientConnection::Refusal> ClientConnection::put_body_start(http::RequestParser& parser) {
+  if (input_.size() == 0 || parser.is_done()) return std::nullopt;
+  beast::error_code ec;
+  const auto used = parser.put(input_.data(), ec);
+  input_.consume(used);
+  if (ec == beast_http::error::body_limit) return refusal_for(ProxyError::body_too_large);
+  if (ec && ec != beast_http::error::need_more) return refusal_for(ProxyError::bad_body);
+  return std::nullopt;
+}
+
+// A chunked body is checked up to its first chunk size before a backend is
+// chosen, so a malformed one reaches nobody. The rare case of a head that came
+// without it: read on (client_header). False: the client left or was answered.
+asio::awaitable<bool> ClientConnection::read_first_chunk_size(http::RequestParser& parser) {
   for (;;) {
-    if (input_.size() > 0 && !parser.is_done()) {
-      beast::error_code ec;
-      const auto used = parser.put(input_.data(), ec);
-      input_.consume(used);
-      if (ec == beast_http::error::body_limit) co_return co_await refuse(ProxyError::body_too_large);
-      if (ec && ec != beast_http::error::need_more) co_return co_await refuse(ProxyError::bad_body);
-    }
-    if (parser.is_done() || !parser.chunked() || parser.chunk_headers_seen() > 0) break;
     expires_after(timeouts().client_header);
     auto [ec, read] = co_await stream_.async_read_some(input_.prepare(kReadChunk), nothrow);
     if (ec) {
@@ -401,13 +434,12 @@ asio::awaitable<bool> ClientConnection::exchange(http::RequestParser& parser, st
       co_return false;
     }
     input_.commit(read);
+    if (const auto refusal = put_body_start(parser)) {
+      co_await reply_error(refusal->code, false, refusal->detail);
+      co_return false;
+    }
+    if (parser.is_done() || parser.chunk_headers_seen() > 0) co_return true;
   }
-
-  const ExchangeResult result = co_await exchange.run({.head_request = parser.method() == beast_http::verb::head,
-                                                       .websocket = websocket,
-                                                       .keep_alive = keep_alive_requested,
-                                                       .body_complete = parser.is_done()});
-  co_return result.keep_client;
 }
 
 // The rest of the request body for the upload pump: parse what is buffered,
