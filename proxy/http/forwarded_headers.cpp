@@ -105,14 +105,23 @@ void write_upstream_request_head(std::string& out, const RequestParser& request,
                                  std::string_view host, Framing framing,
                                  std::uint64_t content_length, bool websocket,
                                  const ForwardContext& context) {
-  const auto& fields = request.fields();
-  out.append(request.method_text());
+  write_upstream_request_head(
+      out, RequestHead{.method = request.method_text(), .target = request.target(), .version = request.version(),
+                       .fields = request.fields()},
+      host, framing, content_length, websocket, context);
+}
+
+void write_upstream_request_head(std::string& out, const RequestHead& request, std::string_view host,
+                                 Framing framing, std::uint64_t content_length, bool websocket,
+                                 const ForwardContext& context) {
+  const auto& fields = request.fields;
+  out.append(request.method);
   out.push_back(' ');
-  out.append(request.target());
+  out.append(request.target);
   out.append(" HTTP/1.1\r\n");
   // HTTP/1.0 may come without Host; the request goes on as HTTP/1.1, which needs one:
   // the host the guard found in an absolute-form target, else the listener's address.
-  if (request.version() < 11 && !has_host_field(fields)) {
+  if (request.version < 11 && !has_host_field(fields)) {
     if (!host.empty())
       append_field(out, "Host", host);
     else if (!context.default_host.empty())
