@@ -55,11 +55,19 @@ void append_framing(std::string& out, Framing framing, std::uint64_t content_len
 
 // Fields that are end-to-end for this message: not hop-by-hop, not named by
 // Connection, not Content-Length (re-emitted from the framing we chose).
-bool is_forwardable(const std::vector<Field>& fields, const Field& field) {
+// `named_by_connection`: some Connection field names other fields (most heads
+// have none, and then no field needs the scan of every field for it).
+bool is_forwardable(const std::vector<Field>& fields, const Field& field, bool named_by_connection) {
   if (is_hop_by_hop(field.id)) return false;
   if (field.id == beast_http::field::content_length) return false;
   if (field.id == beast_http::field::host) return true;  // "Connection: host" must not strip routing
-  return !is_named_by_connection(fields, field.name);
+  return !named_by_connection || !is_named_by_connection(fields, field.name);
+}
+
+bool has_connection_field(const std::vector<Field>& fields) {
+  for (const Field& field : fields)
+    if (field.id == beast_http::field::connection) return true;
+  return false;
 }
 
 }  // namespace
@@ -130,6 +138,7 @@ void write_upstream_request_head(std::string& out, const RequestHead& request, s
 
   bool has_forwarded_for = false;
   bool has_via = false;
+  const bool connection = has_connection_field(fields);
   for (const Field& field : fields) {
     if (field.id == beast_http::field::via) {
       has_via = true;
@@ -144,7 +153,7 @@ void write_upstream_request_head(std::string& out, const RequestHead& request, s
       if (iequals(field.name, "x-forwarded-proto") || iequals(field.name, "x-forwarded-host"))
         continue;
     }
-    if (!is_forwardable(fields, field)) continue;
+    if (!is_forwardable(fields, field, connection)) continue;
     append_field(out, field.name, field.value);
   }
   append_framing(out, framing, content_length);
@@ -189,12 +198,13 @@ void write_client_response_head(std::string& out, const ResponseParser& response
   out.append("\r\n");
 
   const auto& fields = response.fields();
+  const bool connection = has_connection_field(fields);
   for (const Field& field : fields) {
     if (field.id == beast_http::field::content_length) {
       if (framing.pass_content_length) append_field(out, field.name, field.value);
       continue;
     }
-    if (!is_forwardable(fields, field)) continue;
+    if (!is_forwardable(fields, field, connection)) continue;
     append_field(out, field.name, field.value);
   }
   if (framing.interim) {

@@ -1,54 +1,22 @@
 #include "proxy/http/message_framing.hpp"
 
+#include <charconv>
+
 namespace keel::http {
 
-Framing request_framing(bool chunked, const boost::optional<std::uint64_t>& content_length) {
-  if (chunked) return Framing::chunked;
-  if (content_length) return Framing::length;
-  return Framing::none;
+void append_chunk(std::string& out, std::string_view data) {
+  if (data.empty()) return;  // an empty chunk would end the body
+  char size_line[20];
+  char* end = std::to_chars(size_line, size_line + 16, data.size(), 16).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out.append(size_line, static_cast<std::size_t>(end - size_line)).append(data).append("\r\n");
 }
 
-ResponsePlan plan_response(const ResponseHeadFacts& facts) {
-  ResponsePlan plan;
-  if (facts.body_done) {
-    // HEAD and 304 describe a body they do not carry: their Content-Length goes
-    // through as is. 204 has none; anything else complete at the head had
-    // "Content-Length: 0" (or HEAD-like framing) and says so.
-    plan.from_backend = Framing::none;
-    if (facts.head_request || facts.status == 304) {
-      plan.to_client.pass_content_length = true;
-    } else if (facts.status != 204) {
-      plan.to_client.framing = Framing::length;
-    }
-    return plan;
-  }
-  if (facts.chunked) {
-    plan.from_backend = Framing::chunked;
-  } else if (facts.content_length) {
-    plan.from_backend = Framing::length;
-    plan.to_client.framing = Framing::length;
-    plan.to_client.content_length = *facts.content_length;
-    return plan;
-  } else {
-    plan.from_backend = Framing::until_close;
-  }
-  plan.to_client.framing =
-      facts.client_version == 11 ? Framing::chunked : Framing::until_close;
-  return plan;
-}
-
-bool keep_client_after_head(bool keep_requested, Framing to_client, bool upload_unfinished) {
-  return keep_requested && to_client != Framing::until_close && !upload_unfinished;
-}
-
-bool keep_client_after_relay(bool kept_at_head, bool upload_was_running, const RelayFacts& relay) {
-  return kept_at_head && !upload_was_running && relay.upstream_intact && relay.client_intact;
-}
-
-bool keep_upstream_after(const UpstreamEndFacts& facts) {
-  return facts.relay.upstream_intact && facts.relay.complete && facts.backend_keep_alive &&
-         facts.from_backend != Framing::until_close && !facts.upload_failed && !facts.bytes_left_over &&
-         facts.socket_open;
+void append_last_chunk(std::string& out, const std::vector<Field>& trailers) {
+  out.append("0\r\n");
+  for (const Field& field : trailers) out.append(field.name).append(": ").append(field.value).append("\r\n");
+  out.append("\r\n");
 }
 
 }  // namespace keel::http

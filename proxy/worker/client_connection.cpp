@@ -26,6 +26,7 @@
 
 #include <array>
 #include <optional>
+#include <tuple>
 
 // GCC 12 inlines Asio's coroutine-frame operator new (aligned_alloc) into its
 // operator delete (free) and then flags the pair as mismatched; they match.
@@ -120,7 +121,6 @@ class ClientConnection final : public Expirable, public ClientHandle, public Exc
   }
 
   // ExchangeClient: the response goes to this connection's stream.
-  int version() const override { return buffers_->request->version(); }
   tls::Stream* byte_stream() override { return &stream_; }
   void before_write(Clock::duration idle) override {
     expires_after(idle);
@@ -128,7 +128,7 @@ class ClientConnection final : public Expirable, public ClientHandle, public Exc
   }
   void encode_head(const http::ResponseParser& response, const http::ResponseFraming& framing,
                    std::string& out) override {
-    http::write_client_response_head(out, response, framing, version());
+    http::write_client_response_head(out, response, framing, buffers_->request->version());
   }
   void encode_trailers(const std::vector<http::Field>&, std::string&) override {}  // chunked: in the body bytes
   asio::awaitable<bool> write(std::string_view framed, std::string_view tail) override;
@@ -244,10 +244,15 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
       // the reactor without a syscall) keeps the input buffer while the client
       // is briefly quiet; a plain client quiet for longer is parked by the
       // worker, which cancels this read: the buffer's memory goes too.
-      if (!tls) self->worker_.client_idle(*self);
-      auto [ec, read] =
-          co_await self->stream_.async_read_some(self->input_.prepare(tls ? kHeadReadChunk : kIdleReadChunk), nothrow);
-      if (!tls) Worker::client_busy(*self);
+      boost::system::error_code ec;
+      std::size_t read = 0;
+      if (!tls) {
+        self->worker_.client_idle(*self);
+        std::tie(ec, read) = co_await self->stream_.socket().async_read_some(self->input_.prepare(kIdleReadChunk), nothrow);
+        Worker::client_busy(*self);
+      } else {
+        std::tie(ec, read) = co_await self->stream_.async_read_some(self->input_.prepare(kHeadReadChunk), nothrow);
+      }
       if (ec) {
         if (!tls && ec == asio::error::operation_aborted && self->parking_ && !self->timed_out() &&
             !self->closing_) {
@@ -399,7 +404,8 @@ std::optional<ClientConnection::Refusal> ClientConnection::begin_exchange(http::
                                     parser.content_length().value_or(0), websocket, context);
   exchange.route(host, parser.target());
   if (worker_.access_log()) buffers_->access.capture(parser, host);
-  request = {.head_request = parser.method() == beast_http::verb::head,
+  request = {.client_version = parser.version(),
+             .head_request = parser.method() == beast_http::verb::head,
              .websocket = websocket,
              .keep_alive = parser.keep_alive()};
   input_.consume(head_bytes);  // the head's views are dead from here on

@@ -62,6 +62,7 @@ asio::awaitable<ExchangeResult> Exchange::run(const ExchangeRequest& request) {
   std::uint32_t connect_failures = 0;
   bool retried_stale = false;
   for (;;) {
+    if (b_.state.cancelled) co_return ExchangeResult{};  // client_gone
     BackendLease lease = pool.pick(std::span(tried.data(), tried_count));
     if (!lease && connect_failures == 0 && pool.holds_requests())  // scale from zero
       lease = co_await wait_for_backend(worker_, pool, worker_.snapshot().timeouts.upstream_header);
@@ -85,8 +86,11 @@ asio::awaitable<ExchangeResult> Exchange::run(const ExchangeRequest& request) {
       continue;
     }
 
+    if (b_.state.cancelled) co_return ExchangeResult{};  // cancelled while connecting
     b_.record.served_by(backend);
+    b_.state.upstream = upstream.get();
     ExchangeResult result = co_await forward(request, *upstream, request.keep_alive && !worker_.is_shutting_down());
+    b_.state.upstream = nullptr;
     const bool relayed = result.outcome == Outcome::complete || result.outcome == Outcome::cut;
     if (result.passive_failure)
       pool.report_failure(backend);
@@ -107,7 +111,17 @@ asio::awaitable<ExchangeResult> Exchange::run(const ExchangeRequest& request) {
   }
 }
 
+void Exchange::cancel() {
+  b_.state.cancelled = true;
+  if (UpstreamConnection* upstream = b_.state.upstream) {
+    boost::system::error_code ignored;
+    upstream->socket().close(ignored);  // pending reads and writes end with an error
+  }
+  if (b_.state.upload_running) client_.cancel_body();
+}
+
 asio::awaitable<ExchangeResult> Exchange::answer(ExchangeResult result, bool keep_alive) {
+  if (b_.state.cancelled) co_return ExchangeResult{};  // nobody to answer
   const auto code = http::status_for(result.error);
   const std::string_view detail = result.error == http::ProxyError::no_backend
                                       ? no_backend_detail(*b_.state.pool)

@@ -17,11 +17,16 @@
 //     error response (result.status) or nothing (it went away). The request
 //     body, if not all in head_out, is pulled with client.read_body() while
 //     the response is relayed. The backend connection is parked or closed.
+//     For HTTP/2: outcome complete ends the stream (END_STREAM), cut resets
+//     it, refused means send_error() was called, client_gone sends nothing.
+//     A stream reset by the client calls exchange.cancel().
 //  5. Log and count (buffers.record), release the buffers; an HTTP/1.1
 //     connection serves its next request only if result.keep_client.
+// Each exchange has its own buffers and no shared state: one connection may
+// run many at once (HTTP/2 streams), all on the worker's thread.
 // The response goes to the ExchangeClient: HTTP/1.x hands out its byte stream
 // (the exchange writes framed bytes to it without a call per write); a front
-// end without one (HTTP/2) reports version() == http::kHttp2Version, so bodies
+// end without one (HTTP/2) says client_version = http::kHttp2Version, so bodies
 // come unframed, and gets encode_head(), write(), encode_trailers() instead.
 #pragma once
 
@@ -50,10 +55,6 @@ enum class BodyRead : std::uint8_t { more, done, client_gone, client_timeout, to
 // Worker thread; the exchange calls these only between its own co_awaits.
 class ExchangeClient {
  public:
-  // 10 or 11 (HTTP/1.x), or http::kHttp2Version: picks the response body's
-  // framing (http::plan_response) and whether 1xx responses are relayed.
-  virtual int version() const = 0;
-
   // Response. An HTTP/1.x front end returns its connection's stream: the
   // exchange writes head and framed body bytes straight to it, after
   // before_write(). Null for a front end that frames on its own.
@@ -80,8 +81,12 @@ class ExchangeClient {
                                                   bool keep_alive) = 0;
 
   // Request body, while ExchangeState::body_complete is false: appends the
-  // next body bytes, framed for the backend, to `out` (waiting for the client
-  // if none are buffered) and says whether more will follow.
+  // next body bytes, framed for the backend (as head_out declared: chunked, see
+  // http::append_chunk, or a length), to `out`, waiting for the client if none
+  // are buffered, and says whether more will follow. The upload pump calls it
+  // again only once the bytes of the previous call were written to the
+  // backend: a front end with flow control (HTTP/2) opens its window there,
+  // so a slow backend slows the client instead of filling memory.
   virtual boost::asio::awaitable<BodyRead> read_body(std::string& out) = 0;
   // Makes a read_body() in progress return soon (client_gone): the exchange
   // is over without the rest of the body.
@@ -99,6 +104,9 @@ class ExchangeClient {
 
 // What the front end tells the exchange about the request besides head_out.
 struct ExchangeRequest {
+  // 10 or 11 (HTTP/1.x), or http::kHttp2Version: picks the response body's
+  // framing (http::plan_response) and whether 1xx responses are relayed.
+  int client_version = 11;
   bool head_request = false;  // HEAD: the response has no body whatever it says
   bool websocket = false;     // a WebSocket upgrade: a 101 is tunnelled
   bool keep_alive = true;     // the client wants to send another request after this one
@@ -131,6 +139,12 @@ class Exchange {
   // Picks the pool for `host` and `target` (views into the request head).
   void route(std::string_view host, std::string_view target);
   boost::asio::awaitable<ExchangeResult> run(const ExchangeRequest& request);
+  // Worker thread, while run() is suspended: the client is gone (an HTTP/2
+  // stream reset). The backend connection in use closes, so run() ends soon
+  // (client_gone) and the backend sees its request cancelled; nothing more is
+  // sent to the client. A request waiting for scale from zero waits out
+  // upstream_header first. Any Exchange over the same buffers may call it.
+  void cancel();
 
  private:
   boost::asio::awaitable<ExchangeResult> forward(const ExchangeRequest& request, UpstreamConnection& upstream,

@@ -1,7 +1,6 @@
 #pragma once
 
 #include "proxy/http/head_parser.hpp"
-#include "proxy/http/proxy_error.hpp"
 #include "proxy/worker/access_capture.hpp"
 #include "proxy/worker/request_record.hpp"
 
@@ -20,6 +19,7 @@
 namespace keel::worker {
 
 class PoolView;
+class UpstreamConnection;
 
 // How the request body's upload stopped (none: it went through whole, or is
 // still running). client_timeout: the client sent nothing for timeouts.idle
@@ -34,6 +34,8 @@ struct ExchangeState {
   bool upload_running = false;   // the upload pump is between its start and its end
   bool response_started = false;  // a final response head came from the backend
   UploadError upload_error = UploadError::none;
+  bool cancelled = false;                  // Exchange::cancel(): the client is gone
+  UpstreamConnection* upstream = nullptr;  // the attempt's backend connection, while one runs
 };
 
 // Everything a client connection needs while a request is in progress: the

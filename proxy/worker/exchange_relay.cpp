@@ -96,7 +96,7 @@ asio::awaitable<ExchangeResult> Exchange::forward(const ExchangeRequest& request
     upstream.expires_after(limits.upstream_header);
   }
 
-  const int client_version = client_.version();
+  const int client_version = request.client_version;
   std::optional<http::ResponseParser>& response = b_.response;  // kept out of this frame
   std::size_t head_bytes = 0;
   bool received_any = false;

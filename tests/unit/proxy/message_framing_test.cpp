@@ -100,5 +100,16 @@ TEST(KeepUpstream, OnlyAfterAWholeCleanExchange) {
   EXPECT_TRUE(keep_upstream_after(client_gone));
 }
 
+TEST(Chunks, AppendedAsRelayParserFramesThem) {
+  std::string out = "kept|";
+  append_chunk(out, "");
+  append_chunk(out, std::string(26, 'x'));
+  append_last_chunk(out, {{beast_http::field::unknown, "Grpc-Status", "0"}});
+  EXPECT_EQ(out, "kept|1a\r\n" + std::string(26, 'x') + "\r\n0\r\nGrpc-Status: 0\r\n\r\n");
+  std::string bare;
+  append_last_chunk(bare);
+  EXPECT_EQ(bare, "0\r\n\r\n");
+}
+
 }  // namespace
 }  // namespace keel::http
