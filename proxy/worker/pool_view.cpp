@@ -160,8 +160,12 @@ void PoolView::refresh_ejections(Clock::time_point now) {
   }
 }
 
-std::string PoolView::unavailable_reason() const {
-  if (backends_.empty()) return "no backend available: the pool has no backends";
+void PoolView::unavailable_reason(std::string& out) const {
+  out.append("no backend available in pool ").append(name_).append(":");
+  if (backends_.empty()) {
+    out.append(" it has no backends");
+    return;
+  }
   std::size_t unhealthy = 0, draining = 0, awaiting = 0, ejected = 0;
   const auto now = Clock::now();
   for (const auto& backend : backends_) {
@@ -172,19 +176,17 @@ std::string PoolView::unavailable_reason() const {
       case BackendState::Out::no: ejected += backend->passive && backend->passive->is_ejected(now); break;
     }
   }
-  std::string reason = "no backend available:";
   const char* separator = " ";
   const auto add = [&](std::size_t count, const char* what) {
     if (count == 0) return;
-    reason += separator + std::to_string(count) + " " + what;
+    out.append(separator).append(std::to_string(count)).append(" ").append(what);
     separator = ", ";
   };
   add(unhealthy, "unhealthy");
   add(ejected, "ejected by passive checks");
   add(draining, "draining");
   add(awaiting, "awaiting a first health check");
-  if (*separator == ' ') reason += " none eligible";  // not expected: every cause is counted above
-  return reason;
+  if (*separator == ' ') out.append(" none eligible");  // not expected: every cause is counted above
 }
 
 void PoolView::report_failure(BackendState& backend, health::LiveFailure kind) {

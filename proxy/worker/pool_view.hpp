@@ -82,9 +82,10 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   void report_failure(BackendState& backend, health::LiveFailure kind = health::LiveFailure::connect);
   void report_success(BackendState& backend);
 
-  // Why pick() finds nothing, in one short line for a 503 body: "no backend
-  // available: 2 unhealthy, 1 draining". Not on the request path's happy side.
-  std::string unavailable_reason() const;
+  // Why pick() finds nothing, in one short line for a 503 body, appended to
+  // `out`: "no backend available in pool web: 2 unhealthy, 1 draining". Not on
+  // the request path's happy side.
+  void unavailable_reason(std::string& out) const;
 
   const std::string& name() const { return name_; }
   std::uint32_t retries() const { return retries_; }

@@ -194,10 +194,10 @@ TEST(HealthChecks, NoBackendAnswerNamesTheReason) {
   TestClient client{keel.address()};
   auto response = client.get("/");
   EXPECT_EQ(response.result(), http::status::service_unavailable);
-  EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available: 1 unhealthy, 1 draining\n");
+  EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available in pool web: 1 unhealthy, 1 draining\n");
   response = client.get("/", {{"Host", "empty.test"}});
   EXPECT_EQ(response.result(), http::status::service_unavailable);
-  EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available: the pool has no backends\n");
+  EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available in pool empty: it has no backends\n");
 }
 
 TEST(PassiveChecks, NoBackendAnswerNamesTheEjection) {
@@ -209,7 +209,7 @@ TEST(PassiveChecks, NoBackendAnswerNamesTheEjection) {
   EXPECT_EQ(client.get("/").result(), http::status::bad_gateway);  // the failure that ejects it
   const auto response = client.get("/");
   EXPECT_EQ(response.result(), http::status::service_unavailable);
-  EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available: 1 ejected by passive checks\n");
+  EXPECT_EQ(response.body(), "503 Service Unavailable: no backend available in pool web: 1 ejected by passive checks\n");
 }
 
 // Failed connects are logged with the cause, but not once per request.
