@@ -1,6 +1,6 @@
 // Why keel answers a request itself instead of relaying a backend's response,
 // and the one mapping from such an error to the status and the short detail
-// line the client gets (INTERFACE.md "Errors").
+// line the client gets (docs/proxying.md, "Errors").
 #pragma once
 
 #include "proxy/http/request_guard.hpp"
