@@ -231,5 +231,23 @@ TEST(PassiveChecks, FailedConnectsAreLoggedRateLimited) {
   EXPECT_EQ(lines, 1u) << log;  // one worker, well within ConnectFailureLog::kInterval
 }
 
+// A TLS handshake that fails is a failed connect too: the same rate-limited
+// line, with the handshake's cause.
+TEST(PassiveChecks, FailedTlsHandshakesAreLoggedRateLimited) {
+  TestBackend plain{"plain"};  // answers a ClientHello with plain HTTP
+  KeelUnderTest keel{"workers: 1\nlisteners:\n  - address: 127.0.0.1:0\npools:\n  - name: web\n    retries: 0\n"
+                     "    tls: { verify: false }\n    backends:\n      - { address: \"" + plain.address() + "\" }\n"};
+  TestClient client{keel.address()};
+  testing::internal::CaptureStderr();
+  // Each 502 is answered after its failure was (or was not) logged.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(client.get("/").result(), http::status::bad_gateway) << i;
+  const std::string log = testing::internal::GetCapturedStderr();
+  const std::string expected = "warn pool web: cannot connect to backend " + plain.address() + ": TLS handshake failed: ";
+  std::size_t lines = 0;
+  for (auto at = log.find(expected); at != std::string::npos; at = log.find(expected, at + 1)) ++lines;
+  EXPECT_EQ(lines, 1u) << log;
+  EXPECT_EQ(log.find("TLS handshake with backend"), std::string::npos) << log;  // no second, unlimited line
+}
+
 }  // namespace
 }  // namespace keel::test
