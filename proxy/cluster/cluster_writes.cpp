@@ -62,10 +62,18 @@ class ClusterAgent::Pending final : public admin::PendingChange {
   std::function<void(admin::Outcome)> done_;
 };
 
-admin::Outcome ClusterAgent::submit(std::vector<Compare> compares, std::vector<Operation> operations,
-                                    std::string what) {
+// A change is judged against what this instance applied (404, 409, the
+// revisions it guards with): not before it follows etcd.
+std::optional<admin::Outcome> ClusterAgent::refuse_unless_current() const {
   if (!running_) return unavailable("keel is stopping");
   if (!connected_) return unavailable("etcd cannot be reached; the change was not made (retry later)");
+  if (!watching_) return unavailable("not yet following etcd's changes; the change was not made (retry later)");
+  return std::nullopt;
+}
+
+admin::Outcome ClusterAgent::submit(std::vector<Compare> compares, std::vector<Operation> operations,
+                                    std::string what) {
+  if (auto refused = refuse_unless_current()) return *refused;
   auto pending = std::make_shared<Pending>(200);
   asio::co_spawn(io_, run_write(pending, txn_request(compares, operations), std::move(what)), asio::detached);
   return admin::Outcome{.status = 202, .error = {}, .pending = pending, .retry_after_seconds = 0};
@@ -79,20 +87,7 @@ asio::awaitable<void> ClusterAgent::run_write(std::shared_ptr<Pending> pending, 
     co_return;
   }
   if (!reply.ok()) {
-    if (reply.unavailable()) {
-      set_connected(false, reply.describe());
-      // Sent but not answered: etcd may still commit it when it recovers.
-      const bool unknown = reply.sent;
-      log::warn("cluster: " + what + (unknown ? " unconfirmed" : " not made") + ": etcd unavailable (" +
-                reply.describe() + ")");
-      pending->finish(unavailable(
-          unknown ? "etcd did not confirm the change in time (" + reply.describe() +
-                        "); it may still be applied once etcd has a quorum again: read the pool before retrying"
-                  : "etcd is unavailable (" + reply.describe() + "); the change was not made"));
-    } else {
-      pending->finish(admin::Outcome{.status = 500, .error = "etcd refused the change: " + reply.describe(),
-                                     .pending = nullptr, .retry_after_seconds = 0});
-    }
+    pending->finish(failed_write(reply, what));
     co_return;
   }
   if (!txn_succeeded(*reply.result)) {
@@ -108,6 +103,21 @@ asio::awaitable<void> ClusterAgent::run_write(std::shared_ptr<Pending> pending, 
     co_return;
   }
   waiters_.push_back({.revision = revision, .deadline = Clock::now() + kApplyDeadline, .pending = pending});
+}
+
+// Outside run_write: GCC 12 miscompiles conditional temporaries in coroutines.
+admin::Outcome ClusterAgent::failed_write(const EtcdReply& reply, const std::string& what) {
+  if (!reply.unavailable())
+    return admin::Outcome{.status = 500, .error = "etcd refused the change: " + reply.describe(), .pending = nullptr,
+                          .retry_after_seconds = 0};
+  set_connected(false, reply.describe());
+  if (reply.sent) {  // sent but not answered: etcd may still commit it when it recovers
+    log::warn("cluster: " + what + " unconfirmed: etcd unavailable (" + reply.describe() + ")");
+    return unavailable("etcd did not confirm the change in time (" + reply.describe() +
+                       "); it may still be applied once etcd has a quorum again: read the pool before retrying");
+  }
+  log::warn("cluster: " + what + " not made: etcd unavailable (" + reply.describe() + ")");
+  return unavailable("etcd is unavailable (" + reply.describe() + "); the change was not made");
 }
 
 void ClusterAgent::release_waiters() {
@@ -142,6 +152,7 @@ void ClusterAgent::expire_waiters() {
 }
 
 admin::Outcome ClusterAgent::add(const std::string& pool, const std::string& endpoint, const BackendValue& value) {
+  if (auto refused = refuse_unless_current()) return *refused;
   const std::string key = layout_.backend(pool, endpoint);
   const KeyValue* existing = view_.find(key);
   std::string problem;
@@ -162,6 +173,7 @@ admin::Outcome ClusterAgent::add(const std::string& pool, const std::string& end
 
 admin::Outcome ClusterAgent::change(const std::string& pool, const std::string& endpoint,
                                     std::optional<std::uint32_t> weight, std::optional<BackendState> state) {
+  if (auto refused = refuse_unless_current()) return *refused;
   const std::string key = layout_.backend(pool, endpoint);
   const KeyValue* existing = view_.find(key);
   std::string problem;
@@ -177,6 +189,7 @@ admin::Outcome ClusterAgent::change(const std::string& pool, const std::string& 
 }
 
 admin::Outcome ClusterAgent::remove(const std::string& pool, const std::string& endpoint) {
+  if (auto refused = refuse_unless_current()) return *refused;
   const std::string key = layout_.backend(pool, endpoint);
   const KeyValue* existing = view_.find(key);
   std::string problem;
@@ -195,6 +208,7 @@ admin::Outcome ClusterAgent::remove(const std::string& pool, const std::string& 
 
 admin::Outcome ClusterAgent::replace(const std::string& pool,
                                      const std::vector<std::pair<std::string, BackendValue>>& backends) {
+  if (auto refused = refuse_unless_current()) return *refused;
   std::vector<Compare> compares;
   std::vector<Operation> operations;
   std::set<std::string> wanted;

@@ -28,6 +28,12 @@ std::string describe(const boost::system::error_code& ec, bool timed_out) {
   return timed_out ? std::string("timed out") : ec.message();
 }
 
+// Outside the coroutines: GCC 12 miscompiles conditional temporaries in them.
+std::string stream_problem(const boost::system::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof) return "the stream ended";
+  return ec.message();
+}
+
 bool is_ip_literal(const std::string& host) {
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
@@ -225,7 +231,7 @@ asio::awaitable<bool> EtcdConnection::read_stream(std::string& out, std::string&
   auto [ec, read] = co_await http::async_read_some(*stream_, buffer_, *stream_parser_, nothrow);
   if (ec == http::error::need_buffer) ec = {};
   if (ec) {
-    problem = ec == http::error::end_of_stream || ec == asio::error::eof ? "the stream ended" : ec.message();
+    problem = stream_problem(ec);
     close();
     co_return false;
   }

@@ -66,7 +66,7 @@ TEST(ConfigMessages, UnknownKeySuggestsTheClosestValidOne) {
         "6:5: routes[0] needs a 'host' or a 'path_prefix'"}},
       {kListener + kPool + "health_chek: {}\n",
        {"5:1: unknown key 'health_chek' at the top level; valid keys: workers, listeners, admin, state_file, "
-        "timeouts, limits, forwarded, pools, routes, access_log, log"}},
+        "timeouts, limits, forwarded, pools, routes, access_log, log, cluster"}},
       {kListener + "pools:\n  - name: web\n    health_chek: {}\n",
        {"5:5: unknown key 'health_chek' in pools[0]; did you mean 'health_check'?"}},
       {kListener + "pools:\n  - name: web\n    upstreams: []\n",
