@@ -129,6 +129,13 @@ class ClusterAgent {
   void set_leader(const std::string& leader);
   // cluster_writes.cpp
   std::optional<admin::Outcome> refuse_unless_current() const;
+  struct Listed {
+    std::string key;
+    std::int64_t mod_revision = 0;
+    BackendValue value;
+  };
+  std::optional<Listed> listed(const std::string& pool, const std::string& endpoint) const;
+  static admin::Outcome not_listed(const std::string& pool, const std::string& endpoint);
   admin::Outcome submit(std::vector<Compare> compares, std::vector<Operation> operations, std::string what);
   boost::asio::awaitable<void> run_write(std::shared_ptr<Pending> pending, std::string body, std::string what);
   void release_waiters();

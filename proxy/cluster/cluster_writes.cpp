@@ -171,35 +171,47 @@ admin::Outcome ClusterAgent::add(const std::string& pool, const std::string& end
   return outcome;
 }
 
+// A backend etcd lists and is not removing, with the revision to guard a change by.
+std::optional<ClusterAgent::Listed> ClusterAgent::listed(const std::string& pool, const std::string& endpoint) const {
+  Listed out{.key = layout_.backend(pool, endpoint), .mod_revision = 0, .value = {}};
+  const KeyValue* existing = view_.find(out.key);
+  if (!existing) return std::nullopt;
+  std::string problem;
+  auto value = decode_backend(existing->value, problem);
+  if (!value || value->state == BackendState::removing) return std::nullopt;
+  out.mod_revision = existing->mod_revision;
+  out.value = std::move(*value);
+  return out;
+}
+
+admin::Outcome ClusterAgent::not_listed(const std::string& pool, const std::string& endpoint) {
+  return admin::Outcome{.status = 404, .error = "no backend " + endpoint + " in pool '" + pool + "'",
+                        .pending = nullptr, .retry_after_seconds = 0};
+}
+
 admin::Outcome ClusterAgent::change(const std::string& pool, const std::string& endpoint,
                                     std::optional<std::uint32_t> weight, std::optional<BackendState> state) {
   if (auto refused = refuse_unless_current()) return *refused;
-  const std::string key = layout_.backend(pool, endpoint);
-  const KeyValue* existing = view_.find(key);
-  std::string problem;
-  auto current = existing ? decode_backend(existing->value, problem) : std::nullopt;
-  if (!current || current->state == BackendState::removing)
-    return admin::Outcome{.status = 404, .error = "no backend " + endpoint + " in pool '" + pool + "'",
-                          .pending = nullptr, .retry_after_seconds = 0};
+  auto found = listed(pool, endpoint);
+  if (!found) return not_listed(pool, endpoint);
+  const std::string key = found->key;
+  auto current = std::optional<BackendValue>(found->value);
   if (weight) current->weight = *weight;
   if (state) current->state = *state;
-  return submit({{.target = Compare::Target::mod, .key = key, .revision = existing->mod_revision}},
+  return submit({{.target = Compare::Target::mod, .key = key, .revision = found->mod_revision}},
                 {{.kind = Operation::Kind::put, .key = key, .value = encode(*current), .lease = 0}},
                 "pool " + pool + ": change " + current->address);
 }
 
 admin::Outcome ClusterAgent::remove(const std::string& pool, const std::string& endpoint) {
   if (auto refused = refuse_unless_current()) return *refused;
-  const std::string key = layout_.backend(pool, endpoint);
-  const KeyValue* existing = view_.find(key);
-  std::string problem;
-  auto current = existing ? decode_backend(existing->value, problem) : std::nullopt;
-  if (!current || current->state == BackendState::removing)
-    return admin::Outcome{.status = 404, .error = "no backend " + endpoint + " in pool '" + pool + "'",
-                          .pending = nullptr, .retry_after_seconds = 0};
+  auto found = listed(pool, endpoint);
+  if (!found) return not_listed(pool, endpoint);
+  const std::string key = found->key;
+  auto current = std::optional<BackendValue>(found->value);
   current->state = BackendState::removing;
   current->removed_at_ms = now_ms();
-  auto outcome = submit({{.target = Compare::Target::mod, .key = key, .revision = existing->mod_revision}},
+  auto outcome = submit({{.target = Compare::Target::mod, .key = key, .revision = found->mod_revision}},
                         {{.kind = Operation::Kind::put, .key = key, .value = encode(*current), .lease = 0}},
                         "pool " + pool + ": remove " + current->address);
   if (outcome.pending) outcome.status = 202;

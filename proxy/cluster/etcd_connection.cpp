@@ -155,6 +155,19 @@ asio::awaitable<std::optional<std::string>> EtcdConnection::connect(std::chrono:
   co_return std::nullopt;
 }
 
+// Writes the request with `deadline` armed; it stays armed for the reply.
+asio::awaitable<bool> EtcdConnection::send(std::string_view path, std::string body, std::string_view token,
+                                           std::chrono::milliseconds deadline, std::string& problem) {
+  auto request = make_request(endpoint_, path, std::move(body), token);
+  arm(deadline);
+  auto [write_ec, written] = co_await http::async_write(*stream_, request, nothrow);
+  if (!write_ec && !timed_out_) co_return true;
+  problem = "cannot send: " + describe(write_ec, timed_out_);
+  disarm();
+  close();
+  co_return false;
+}
+
 asio::awaitable<std::optional<HttpReply>> EtcdConnection::post(std::string_view path, std::string body,
                                                                std::string_view token,
                                                                std::chrono::milliseconds deadline,
@@ -163,15 +176,8 @@ asio::awaitable<std::optional<HttpReply>> EtcdConnection::post(std::string_view 
     problem = "not connected";
     co_return std::nullopt;
   }
-  auto request = make_request(endpoint_, path, std::move(body), token);
-  arm(deadline);
-  auto [write_ec, written] = co_await http::async_write(*stream_, request, nothrow);
-  if (write_ec || timed_out_) {
-    problem = "cannot send: " + describe(write_ec, timed_out_);
-    disarm();
-    close();
-    co_return std::nullopt;
-  }
+  const bool sent = co_await send(path, std::move(body), token, deadline, problem);
+  if (!sent) co_return std::nullopt;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxReplyBytes);
   auto [read_ec, read] = co_await http::async_read(*stream_, buffer_, parser, nothrow);
@@ -193,15 +199,8 @@ asio::awaitable<unsigned> EtcdConnection::open_stream(std::string_view path, std
     problem = "not connected";
     co_return 0;
   }
-  auto request = make_request(endpoint_, path, std::move(body), token);
-  arm(deadline);
-  auto [write_ec, written] = co_await http::async_write(*stream_, request, nothrow);
-  if (write_ec || timed_out_) {
-    problem = "cannot send: " + describe(write_ec, timed_out_);
-    disarm();
-    close();
-    co_return 0;
-  }
+  const bool sent = co_await send(path, std::move(body), token, deadline, problem);
+  if (!sent) co_return 0;
   stream_parser_.emplace();
   stream_parser_->body_limit(boost::none);  // a watch never ends by itself
   auto [read_ec, read] = co_await http::async_read_header(*stream_, buffer_, *stream_parser_, nothrow);

@@ -15,6 +15,7 @@ std::string ControlPlane::endpoint_key(const boost::asio::ip::tcp::endpoint& end
   return http::endpoint_text(config::canonical_endpoint(endpoint));
 }
 
+// What the state file holds: every backend not being removed (also cluster mode's cache).
 PersistedState ControlPlane::serving_state() const {
   PersistedState state;
   for (const auto& pool : pools_) {
