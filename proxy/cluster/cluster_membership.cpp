@@ -52,7 +52,9 @@ asio::awaitable<bool> ClusterAgent::ensure_lease() {
   if (lease_ != 0 && now < next_keepalive_) co_return true;
   const auto ttl_seconds = std::chrono::duration_cast<std::chrono::seconds>(settings_.lease_ttl).count();
   if (lease_ != 0) {
-    auto reply = co_await client_.call(kLeaseKeepalivePath, lease_keepalive_request(lease_));
+    // Named locals, not temporaries, as coroutine arguments: GCC 12 (see admin_server.cpp).
+    std::string body = lease_keepalive_request(lease_);
+    auto reply = co_await client_.call(kLeaseKeepalivePath, std::move(body));
     if (!running_) co_return false;
     // The keepalive answers {"result":{...,"TTL":...}}; a lease that expired has no TTL.
     if (lease_alive(reply)) {
@@ -75,7 +77,8 @@ asio::awaitable<bool> ClusterAgent::ensure_lease() {
     last_report_.clear();
     if (leader_ == instance_) set_leader(std::string());
   }
-  auto reply = co_await client_.call(kLeaseGrantPath, lease_grant_request(ttl_seconds));
+  std::string grant = lease_grant_request(ttl_seconds);
+  auto reply = co_await client_.call(kLeaseGrantPath, std::move(grant));
   if (!running_ || !reply.ok()) co_return false;
   const auto id = read_int64(*reply.result, "ID");
   if (!id || *id == 0) co_return false;
@@ -181,7 +184,8 @@ asio::awaitable<void> ClusterAgent::elect() {
 
 asio::awaitable<void> ClusterAgent::refresh_members() {
   const std::string from = layout_.members();
-  auto reply = co_await client_.call(kRangePath, range_request(from, prefix_range_end(from)));
+  std::string body = range_request(from, prefix_range_end(from));
+  auto reply = co_await client_.call(kRangePath, std::move(body));
   if (!running_ || !reply.ok()) co_return;
   const auto kvs = read_key_values(*reply.result);
   if (!kvs) co_return;

@@ -143,8 +143,9 @@ asio::awaitable<std::string> ClusterAgent::watch(std::int64_t from) {
   if (!running_) co_return "stopping";
   if (!connection) co_return problem;
   const std::string prefix = layout_.pools();
-  const unsigned status = co_await connection->open_stream(kWatchPath, watch_request(prefix, prefix_range_end(prefix), from),
-                                                           token, kEtcdRequestTimeout, problem);
+  std::string request = watch_request(prefix, prefix_range_end(prefix), from);
+  const unsigned status = co_await connection->open_stream(kWatchPath, std::move(request), token,
+                                                           kEtcdRequestTimeout, problem);
   if (!running_) co_return "stopping";
   if (status == 0) co_return problem;
   if (status != 200) co_return refused_watch(status);
@@ -251,7 +252,8 @@ asio::awaitable<void> ClusterAgent::sync_loop() {
 // newer than what was applied, or missing, twice in a row -> restart.
 asio::awaitable<void> ClusterAgent::check_watch_keeps_up() {
   const std::string from = layout_.pools();
-  auto reply = co_await client_.call(kRangePath, range_request(from, prefix_range_end(from)));
+  std::string body = range_request(from, prefix_range_end(from));
+  auto reply = co_await client_.call(kRangePath, std::move(body));
   if (!running_) co_return;
   if (!reply.ok()) {
     set_connected(false, reply.describe());

@@ -98,7 +98,8 @@ asio::awaitable<std::optional<std::string>> EtcdClient::ensure_connected() {
 
 asio::awaitable<std::optional<std::string>> EtcdClient::ensure_token() {
   if (username_.empty() || !token_.empty()) co_return std::nullopt;
-  auto reply = co_await send(kAuthenticatePath, authenticate_request(username_, password_));
+  const std::string body = authenticate_request(username_, password_);
+  auto reply = co_await send(kAuthenticatePath, body);
   if (!reply.ok()) co_return "cannot authenticate as '" + username_ + "': " + reply.describe();
   const auto* token = reply.result->if_contains("token");
   if (!token || !token->is_string()) co_return "cannot authenticate as '" + username_ + "': no token in the reply";
