@@ -312,12 +312,19 @@ TEST_F(ClusterRecovery, ARemovedBackendLeavesEtcdOnceNoInstanceHasRequestsOnIt) 
   ASSERT_EQ(removed.result_int(), 202u) << removed.body() << boost::json::serialize(a.json("/api/v1/cluster")) << etcd_.ctl({"get", "--prefix", "/keel/pools"}) << a.log();
   const std::string key = "/keel/pools/app/backends/" + slow.address();
   ASSERT_TRUE(wait_until([&] { return etcd_.ctl({"get", key}).find("removing") != std::string::npos; }, 5s));
-  // B's request is still in flight: the key stays for a few report rounds.
-  const auto until = std::chrono::steady_clock::now() + 3s;
-  while (std::chrono::steady_clock::now() < until) {
-    ASSERT_NE(etcd_.ctl({"get", key}), "") << "left etcd with a request in flight on lb-b";
-    std::this_thread::sleep_for(200ms);
-  }
+  // The leader has read both instances' reports of the removal (and with them B's
+  // request in flight) and judged the drain: the key must still be there.
+  const std::int64_t removal = a.json("/api/v1/cluster").at("applied_revision").as_int64();
+  const ClusterKeel& leader = a.leader() == a.instance() ? a : b;
+  ASSERT_TRUE(wait_until([&] {
+    const auto status = leader.json("/api/v1/cluster");
+    if (!status.is_object()) return false;
+    const auto& instances = status.at("instances").as_array();
+    return instances.size() == 2 && std::all_of(instances.begin(), instances.end(), [&](const auto& instance) {
+             return instance.at("applied_revision").as_int64() >= removal;
+           });
+  }, 10s)) << leader.log();
+  ASSERT_NE(etcd_.ctl({"get", key}), "") << "left etcd with a request in flight on lb-b";
   slow.release();
   const auto response = client.read_response(5s);
   EXPECT_EQ(response.result_int(), 200u);
@@ -352,8 +359,12 @@ TEST_F(ClusterRecovery, AutoscalingDecidesOnTheWholeClustersLoad) {
   };
   ASSERT_TRUE(wait_until([&] { return desired(a) >= 3 && desired(b) >= 3; }, 15s))
       << "a: " << desired(a) << " b: " << desired(b) << "\n" << a.log() << b.log();
-  const auto settled = std::chrono::steady_clock::now() + 2s;
-  while (std::chrono::steady_clock::now() < settled) std::this_thread::sleep_for(100ms);
+  // Both answer with the leader's decision once it has been published.
+  const auto decided_by_leader = [&](const ClusterKeel& keel) {
+    const auto value = keel.json("/api/v1/pools/app/autoscale");
+    return value.is_object() && value.as_object().contains("decided_by") && value.at("decided_by").as_string() == leader;
+  };
+  ASSERT_TRUE(wait_until([&] { return decided_by_leader(a) && decided_by_leader(b); }, 10s));
   for (const ClusterKeel* keel : {&a, &b}) {
     const auto value = keel->json("/api/v1/pools/app/autoscale");
     ASSERT_TRUE(value.is_object() && value.as_object().contains("decided_by")) << boost::json::serialize(value);
