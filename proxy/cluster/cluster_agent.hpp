@@ -85,6 +85,7 @@ class ClusterAgent {
 
   ClusterStatus status() const;
   bool is_leader() const { return is_leader_; }
+  std::int64_t applied_revision() const { return view_.revision(); }
   const std::string& instance() const { return instance_; }
   std::optional<DecisionValue> decision(const std::string& pool) const { return view_.decision(pool); }
   // Leader: the other live instances' load per pool (their last reports).

@@ -236,6 +236,7 @@ void ClusterAgent::publish_decision(const std::string& pool, const DecisionValue
 asio::awaitable<void> ClusterAgent::finish_drains() {
   const auto drain = host_.drain_timeout().count();
   const auto now = now_ms();
+  const auto mine = host_.removing_in_flight();
   for (const auto& pool : host_.pool_names()) {
     for (const auto& backend : view_.backends(pool)) {
       if (backend.value.state != BackendState::removing) continue;
@@ -246,7 +247,6 @@ asio::awaitable<void> ClusterAgent::finish_drains() {
         if (member.applied_revision < backend.mod_revision || (busy != member.draining.end() && busy->second > 0))
           idle = false;
       }
-      const auto mine = host_.removing_in_flight();
       if (const auto busy = mine.find(backend.key); busy != mine.end() && busy->second > 0) idle = false;
       const bool expired = now >= backend.value.removed_at_ms + drain;
       if (!idle && !expired) continue;

@@ -102,7 +102,7 @@ void ControlPlane::apply_pool(const std::string& name, const std::vector<cluster
   std::string text;
   for (const auto& change : changes) text += (text.empty() ? "" : ", ") + change;
   log::info("cluster: pool " + name + ": " + text + " (etcd revision " +
-            std::to_string(cluster_ ? cluster_->status().applied_revision : 0) + ")");
+            std::to_string(cluster_ ? cluster_->applied_revision() : 0) + ")");
   update_health_targets();
   publish();
 }
