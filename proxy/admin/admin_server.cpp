@@ -260,7 +260,7 @@ asio::awaitable<Outcome> AdminServer::State::Connection::wait_for(std::shared_pt
     waiting->timer.cancel();
   });
   while (!waiting->outcome) {
-    auto [ec] = co_await waiting->timer.async_wait(nothrow);
+    co_await waiting->timer.async_wait(nothrow);  // cancelled by the change, or by nothing
     if (!waiting->outcome && state_->stopped) co_return Outcome{.status = 503, .error = "keel is stopping"};
   }
   co_return std::move(*waiting->outcome);

@@ -75,7 +75,7 @@ void ClusterAgent::seed_new_pools() {
   if (!running_ || !connected_ || stale_) return;
   auto alive = alive_;
   asio::co_spawn(io_, [this, alive]() -> asio::awaitable<void> {
-    if (*alive && running_) co_await seed_pools();
+    if (*alive && running_) co_await seed_pools();  // the watch brings what it wrote
   }, asio::detached);
 }
 

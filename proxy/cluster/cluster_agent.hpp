@@ -85,6 +85,7 @@ class ClusterAgent {
 
   ClusterStatus status() const;
   bool is_leader() const { return is_leader_; }
+  std::int64_t applied_revision() const { return view_.revision(); }
   const std::string& instance() const { return instance_; }
   std::optional<DecisionValue> decision(const std::string& pool) const { return view_.decision(pool); }
   // Leader: the other live instances' load per pool (their last reports).
@@ -105,11 +106,16 @@ class ClusterAgent {
   // cluster_sync.cpp
   boost::asio::awaitable<void> sync_loop();
   boost::asio::awaitable<bool> full_sync();
+  boost::asio::awaitable<bool> range_and_apply();
+  bool apply_range(const EtcdReply& reply);
+  std::string on_watch_line(std::string_view line);
+  static std::string refused_watch(unsigned status);
+  std::string on_watch_message(const WatchMessage& message);
   boost::asio::awaitable<std::string> watch(std::int64_t from);
   void apply_changed(const std::set<std::string>& pools);
   void set_connected(bool connected, const std::string& why);
   boost::asio::awaitable<void> check_watch_keeps_up();
-  boost::asio::awaitable<void> seed_pools();
+  boost::asio::awaitable<bool> seed_pools();
   // cluster_membership.cpp
   boost::asio::awaitable<void> member_loop();
   boost::asio::awaitable<bool> ensure_lease();
@@ -118,11 +124,23 @@ class ClusterAgent {
   boost::asio::awaitable<void> refresh_members();
   boost::asio::awaitable<void> finish_drains();
   void sample_load();
+  static bool lease_alive(const EtcdReply& reply);
+  void learn_leader(const boost::json::object& reply);
+  static void log_drained(const std::string& pool, const std::string& address, bool idle);
   void set_leader(const std::string& leader);
   // cluster_writes.cpp
+  std::optional<admin::Outcome> refuse_unless_current() const;
+  struct Listed {
+    std::string key;
+    std::int64_t mod_revision = 0;
+    BackendValue value;
+  };
+  std::optional<Listed> listed(const std::string& pool, const std::string& endpoint) const;
+  static admin::Outcome not_listed(const std::string& pool, const std::string& endpoint);
   admin::Outcome submit(std::vector<Compare> compares, std::vector<Operation> operations, std::string what);
   boost::asio::awaitable<void> run_write(std::shared_ptr<Pending> pending, std::string body, std::string what);
   void release_waiters();
+  admin::Outcome failed_write(const EtcdReply& reply, const std::string& what);
   void expire_waiters();
   void fail_waiters(const std::string& why);
 
@@ -139,6 +157,7 @@ class ClusterAgent {
   bool connected_ = false;
   bool stale_ = true;
   bool resync_ = true;  // the next connection starts with a full range
+  bool watching_ = false;  // a watch is open: what this instance applied is current
   std::uint64_t cluster_id_ = 0;
   std::int64_t etcd_revision_ = 0;
   std::unique_ptr<EtcdConnection> watch_connection_;

@@ -52,12 +52,12 @@ asio::awaitable<bool> ClusterAgent::ensure_lease() {
   if (lease_ != 0 && now < next_keepalive_) co_return true;
   const auto ttl_seconds = std::chrono::duration_cast<std::chrono::seconds>(settings_.lease_ttl).count();
   if (lease_ != 0) {
-    auto reply = co_await client_.call(kLeaseKeepalivePath, lease_keepalive_request(lease_));
+    // Named locals, not temporaries, as coroutine arguments: GCC 12 (see admin_server.cpp).
+    std::string body = lease_keepalive_request(lease_);
+    auto reply = co_await client_.call(kLeaseKeepalivePath, std::move(body));
     if (!running_) co_return false;
     // The keepalive answers {"result":{...,"TTL":...}}; a lease that expired has no TTL.
-    const auto* result = reply.ok() ? reply.result->if_contains("result") : nullptr;
-    const auto ttl = result && result->is_object() ? read_int64(result->as_object(), "TTL") : std::nullopt;
-    if (ttl && *ttl > 0) {
+    if (lease_alive(reply)) {
       set_connected(true, {});
       next_keepalive_ = now + settings_.lease_ttl / 3;
       lease_confirmed_ = now;
@@ -75,9 +75,10 @@ asio::awaitable<bool> ClusterAgent::ensure_lease() {
     log::warn("cluster: lease of instance " + instance_ + " expired; registering again");
     lease_ = 0;
     last_report_.clear();
-    set_leader(leader_ == instance_ ? std::string() : leader_);
+    if (leader_ == instance_) set_leader(std::string());
   }
-  auto reply = co_await client_.call(kLeaseGrantPath, lease_grant_request(ttl_seconds));
+  std::string grant = lease_grant_request(ttl_seconds);
+  auto reply = co_await client_.call(kLeaseGrantPath, std::move(grant));
   if (!running_ || !reply.ok()) co_return false;
   const auto id = read_int64(*reply.result, "ID");
   if (!id || *id == 0) co_return false;
@@ -124,6 +125,33 @@ asio::awaitable<void> ClusterAgent::report() {
   members_[instance_] = value;
 }
 
+// Helpers of the coroutines above, outside them: GCC 12 miscompiles
+// conditional expressions that yield temporaries inside a coroutine.
+bool ClusterAgent::lease_alive(const EtcdReply& reply) {
+  if (!reply.ok()) return false;
+  // The keepalive answers {"result":{...,"TTL":...}}; a lease that expired has no TTL.
+  const auto* result = reply.result->if_contains("result");
+  if (!result || !result->is_object()) return false;
+  const auto ttl = read_int64(result->as_object(), "TTL");
+  return ttl && *ttl > 0;
+}
+
+void ClusterAgent::learn_leader(const boost::json::object& reply) {
+  const auto holders = txn_ranges(reply);
+  if (holders.empty())
+    set_leader(std::string());
+  else
+    set_leader(holders.front().value);
+}
+
+void ClusterAgent::log_drained(const std::string& pool, const std::string& address, bool idle) {
+  if (idle)
+    log::info("cluster: pool " + pool + ": backend " + address + " drained on every instance; removed from etcd");
+  else
+    log::info("cluster: pool " + pool + ": backend " + address +
+              " removed from etcd after timeouts.drain with requests still in flight");
+}
+
 void ClusterAgent::set_leader(const std::string& leader) {
   const bool was = is_leader_;
   if (leader != leader_) {
@@ -151,13 +179,13 @@ asio::awaitable<void> ClusterAgent::elect() {
     set_leader(instance_);
     co_return;
   }
-  const auto holders = txn_ranges(*reply.result);
-  set_leader(holders.empty() ? std::string() : holders.front().value);
+  learn_leader(*reply.result);
 }
 
 asio::awaitable<void> ClusterAgent::refresh_members() {
   const std::string from = layout_.members();
-  auto reply = co_await client_.call(kRangePath, range_request(from, prefix_range_end(from)));
+  std::string body = range_request(from, prefix_range_end(from));
+  auto reply = co_await client_.call(kRangePath, std::move(body));
   if (!running_ || !reply.ok()) co_return;
   const auto kvs = read_key_values(*reply.result);
   if (!kvs) co_return;
@@ -208,6 +236,7 @@ void ClusterAgent::publish_decision(const std::string& pool, const DecisionValue
 asio::awaitable<void> ClusterAgent::finish_drains() {
   const auto drain = host_.drain_timeout().count();
   const auto now = now_ms();
+  const auto mine = host_.removing_in_flight();
   for (const auto& pool : host_.pool_names()) {
     for (const auto& backend : view_.backends(pool)) {
       if (backend.value.state != BackendState::removing) continue;
@@ -218,7 +247,6 @@ asio::awaitable<void> ClusterAgent::finish_drains() {
         if (member.applied_revision < backend.mod_revision || (busy != member.draining.end() && busy->second > 0))
           idle = false;
       }
-      const auto mine = host_.removing_in_flight();
       if (const auto busy = mine.find(backend.key); busy != mine.end() && busy->second > 0) idle = false;
       const bool expired = now >= backend.value.removed_at_ms + drain;
       if (!idle && !expired) continue;
@@ -231,9 +259,7 @@ asio::awaitable<void> ClusterAgent::finish_drains() {
       auto reply = co_await client_.call(kTxnPath, std::move(body));
       if (!running_) co_return;
       if (reply.ok() && txn_succeeded(*reply.result))
-        log::info("cluster: pool " + pool + ": backend " + backend.value.address +
-                  (idle ? " drained on every instance; removed from etcd"
-                        : " removed from etcd after timeouts.drain with requests still in flight"));
+        log_drained(pool, backend.value.address, idle);
       else
         drain_deletes_.erase(backend.key);
     }
@@ -249,7 +275,8 @@ asio::awaitable<void> ClusterAgent::member_loop() {
     const auto now = Clock::now();
     if (now >= next_second) {
       next_second = now + std::chrono::seconds(1);
-      if (co_await ensure_lease()) {
+      const bool registered = co_await ensure_lease();
+      if (registered) {
         if (!running_) co_return;
         co_await report();
         if (!running_) co_return;

@@ -53,21 +53,40 @@ void ClusterAgent::apply_changed(const std::set<std::string>& pools) {
   release_waiters();
 }
 
+// The whole prefix, then the pools etcd has never seen; after seeding, read
+// again, so that the watch starts after the seeded keys.
 asio::awaitable<bool> ClusterAgent::full_sync() {
+  // co_await as a statement of its own, not inside a condition: GCC 12.
+  const bool ranged = co_await range_and_apply();
+  if (!ranged) co_return false;
+  const bool seeded = co_await seed_pools();
+  if (!seeded) co_return running_;
+  const bool ranged_again = co_await range_and_apply();
+  co_return ranged_again;
+}
+
+asio::awaitable<bool> ClusterAgent::range_and_apply() {
   const std::string from = layout_.pools();
-  auto reply = co_await client_.call(kRangePath, range_request(from, prefix_range_end(from)));
+  std::string body = range_request(from, prefix_range_end(from));
+  auto reply = co_await client_.call(kRangePath, std::move(body));
   if (!running_) co_return false;
+  co_return apply_range(reply);
+}
+
+// Outside the coroutine on purpose: GCC 12 miscompiles some temporaries in
+// coroutine frames (see admin_server.cpp), and this is plain work.
+bool ClusterAgent::apply_range(const EtcdReply& reply) {
   if (!reply.ok()) {
     set_connected(false, reply.describe());
-    co_return false;
+    return false;
   }
   const auto header = read_header(*reply.result);
-  auto kvs = read_key_values(*reply.result);
+  const auto kvs = read_key_values(*reply.result);
   if (!header || !kvs) {
     log::warn("cluster: etcd's range reply is malformed; retrying");
-    co_return false;
+    return false;
   }
-  set_connected(true, {});
+  set_connected(true, std::string());
   const bool restored = header->revision < view_.revision() || (cluster_id_ != 0 && header->cluster_id != cluster_id_);
   if (restored)
     log::warn("cluster: etcd went back to revision " + std::to_string(header->revision) + " from " +
@@ -79,13 +98,16 @@ asio::awaitable<bool> ClusterAgent::full_sync() {
   apply_changed(changed);
   stale_ = false;
   resync_ = false;
-  log::info("cluster: synchronised at revision " + std::to_string(header->revision) + " (" +
-            std::to_string(kvs->size()) + " key(s)" + (was_stale ? ", was serving the local cache" : "") + ")");
-  co_await seed_pools();
-  co_return running_;
+  std::string message = "cluster: synchronised at revision " + std::to_string(header->revision) + " (" +
+                        std::to_string(kvs->size()) + " key(s)";
+  if (was_stale) message += ", was serving the local cache";
+  log::info(message + ")");
+  return running_;
 }
 
-asio::awaitable<void> ClusterAgent::seed_pools() {
+// Whether it wrote anything.
+asio::awaitable<bool> ClusterAgent::seed_pools() {
+  bool seeded = false;
   for (const auto& pool : host_.pool_names()) {
     if (!running_ || view_.is_seeded(pool)) continue;
     std::vector<Operation> puts;
@@ -98,17 +120,20 @@ asio::awaitable<void> ClusterAgent::seed_pools() {
       compares.push_back({.target = Compare::Target::create, .key = key, .revision = 0});
       puts.push_back({.kind = Operation::Kind::put, .key = key, .value = encode(value), .lease = 0});
     }
-    auto reply = co_await client_.call(kTxnPath, txn_request(compares, puts));
-    if (!running_) co_return;
+    std::string body = txn_request(compares, puts);
+    auto reply = co_await client_.call(kTxnPath, std::move(body));
+    if (!running_) co_return seeded;
     if (!reply.ok()) {
       log::warn("cluster: cannot seed pool " + pool + " in etcd: " + reply.describe() + "; will retry");
       resync_ = true;
-      co_return;
+      co_return seeded;
     }
+    seeded = true;  // by this instance, or by another one first: either way etcd changed
     if (txn_succeeded(*reply.result))
       log::info("cluster: seeded pool " + pool + " in etcd with " + std::to_string(puts.size() - 1) +
                 " backend(s) from this instance");
   }
+  co_return seeded;
 }
 
 asio::awaitable<std::string> ClusterAgent::watch(std::int64_t from) {
@@ -118,68 +143,81 @@ asio::awaitable<std::string> ClusterAgent::watch(std::int64_t from) {
   if (!running_) co_return "stopping";
   if (!connection) co_return problem;
   const std::string prefix = layout_.pools();
-  const unsigned status = co_await connection->open_stream(kWatchPath, watch_request(prefix, prefix_range_end(prefix), from),
-                                                           token, kEtcdRequestTimeout, problem);
+  std::string request = watch_request(prefix, prefix_range_end(prefix), from);
+  const unsigned status = co_await connection->open_stream(kWatchPath, std::move(request), token,
+                                                           kEtcdRequestTimeout, problem);
   if (!running_) co_return "stopping";
-  if (status != 200) co_return status == 0 ? problem : "watch refused with HTTP " + std::to_string(status);
+  if (status == 0) co_return problem;
+  if (status != 200) co_return refused_watch(status);
   watch_connection_ = std::move(connection);
   EtcdConnection& stream = *watch_connection_;
   std::string pending;
   std::string reason;
   while (running_ && reason.empty()) {
-    if (!co_await stream.read_stream(pending, problem)) {
+    const bool read = co_await stream.read_stream(pending, problem);
+    if (!read) {
       reason = problem;
       break;
     }
     if (!running_) break;
     std::size_t start = 0;
     for (std::size_t end; reason.empty() && (end = pending.find('\n', start)) != std::string::npos; start = end + 1) {
-      boost::system::error_code ec;
-      const auto value = json::parse(std::string_view(pending).substr(start, end - start), ec);
-      const WatchMessage message = ec ? WatchMessage{} : read_watch_message(value);
-      switch (message.kind) {
-        case WatchMessage::Kind::created:
-          set_connected(true, {});
-          if (message.header.cluster_id != cluster_id_ || message.header.revision < view_.revision()) {
-            resync_ = true;
-            reason = "etcd is not the one this instance synchronised with";
-          }
-          etcd_revision_ = std::max(etcd_revision_, message.header.revision);
-          break;
-        case WatchMessage::Kind::events:
-        case WatchMessage::Kind::progress:
-          if (message.header.revision < view_.revision() && message.kind == WatchMessage::Kind::progress) {
-            resync_ = true;
-            reason = "etcd's revision went back";
-            break;
-          }
-          etcd_revision_ = std::max(etcd_revision_, message.header.revision);
-          apply_changed(view_.apply(message.events));
-          if (message.kind == WatchMessage::Kind::progress) view_.advance(message.header.revision);
-          release_waiters();
-          break;
-        case WatchMessage::Kind::canceled:
-          if (message.compact_revision > 0) {
-            log::warn("cluster: etcd compacted past revision " + std::to_string(view_.revision()) +
-                      " (oldest kept " + std::to_string(message.compact_revision) + "): resynchronising");
-            resync_ = true;
-          }
-          reason = "watch canceled: " + message.reason;
-          break;
-        case WatchMessage::Kind::error:
-          reason = "watch error: " + message.reason;
-          break;
-        case WatchMessage::Kind::malformed:
-          reason = "malformed watch message: " + message.reason;
-          break;
-      }
+      reason = on_watch_line(std::string_view(pending).substr(start, end - start));
     }
     pending.erase(0, start);
     if (pending.size() > kMaxWatchLine) reason = "watch message too large";
   }
+  watching_ = false;
   if (watch_connection_) watch_connection_->close();
   watch_connection_.reset();
   co_return reason;
+}
+
+std::string ClusterAgent::refused_watch(unsigned status) { return "watch refused with HTTP " + std::to_string(status); }
+
+std::string ClusterAgent::on_watch_line(std::string_view line) {
+  boost::system::error_code ec;
+  const auto value = json::parse(line, ec);
+  if (ec) return "malformed watch message: " + ec.message();
+  return on_watch_message(read_watch_message(value));
+}
+
+// One object of the watch stream; returns why the watch must end, or "".
+std::string ClusterAgent::on_watch_message(const WatchMessage& message) {
+  switch (message.kind) {
+    case WatchMessage::Kind::created:
+      set_connected(true, std::string());
+      watching_ = true;
+      etcd_revision_ = std::max(etcd_revision_, message.header.revision);
+      if (message.header.cluster_id != cluster_id_ || message.header.revision < view_.revision()) {
+        resync_ = true;
+        return "etcd is not the one this instance synchronised with";
+      }
+      return {};
+    case WatchMessage::Kind::events:
+    case WatchMessage::Kind::progress:
+      if (message.header.revision < view_.revision() && message.kind == WatchMessage::Kind::progress) {
+        resync_ = true;
+        return "etcd's revision went back";
+      }
+      etcd_revision_ = std::max(etcd_revision_, message.header.revision);
+      apply_changed(view_.apply(message.events));
+      if (message.kind == WatchMessage::Kind::progress) view_.advance(message.header.revision);
+      release_waiters();
+      return {};
+    case WatchMessage::Kind::canceled:
+      if (message.compact_revision > 0) {
+        log::warn("cluster: etcd compacted past revision " + std::to_string(view_.revision()) + " (oldest kept " +
+                  std::to_string(message.compact_revision) + "): resynchronising");
+        resync_ = true;
+      }
+      return "watch canceled: " + message.reason;
+    case WatchMessage::Kind::error:
+      return "watch error: " + message.reason;
+    case WatchMessage::Kind::malformed:
+      break;
+  }
+  return "malformed watch message: " + message.reason;
 }
 
 asio::awaitable<void> ClusterAgent::sync_loop() {
@@ -214,7 +252,8 @@ asio::awaitable<void> ClusterAgent::sync_loop() {
 // newer than what was applied, or missing, twice in a row -> restart.
 asio::awaitable<void> ClusterAgent::check_watch_keeps_up() {
   const std::string from = layout_.pools();
-  auto reply = co_await client_.call(kRangePath, range_request(from, prefix_range_end(from)));
+  std::string body = range_request(from, prefix_range_end(from));
+  auto reply = co_await client_.call(kRangePath, std::move(body));
   if (!running_) co_return;
   if (!reply.ok()) {
     set_connected(false, reply.describe());

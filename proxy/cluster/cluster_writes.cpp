@@ -62,10 +62,18 @@ class ClusterAgent::Pending final : public admin::PendingChange {
   std::function<void(admin::Outcome)> done_;
 };
 
-admin::Outcome ClusterAgent::submit(std::vector<Compare> compares, std::vector<Operation> operations,
-                                    std::string what) {
+// A change is judged against what this instance applied (404, 409, the
+// revisions it guards with): not before it follows etcd.
+std::optional<admin::Outcome> ClusterAgent::refuse_unless_current() const {
   if (!running_) return unavailable("keel is stopping");
   if (!connected_) return unavailable("etcd cannot be reached; the change was not made (retry later)");
+  if (!watching_) return unavailable("not yet following etcd's changes; the change was not made (retry later)");
+  return std::nullopt;
+}
+
+admin::Outcome ClusterAgent::submit(std::vector<Compare> compares, std::vector<Operation> operations,
+                                    std::string what) {
+  if (auto refused = refuse_unless_current()) return *refused;
   auto pending = std::make_shared<Pending>(200);
   asio::co_spawn(io_, run_write(pending, txn_request(compares, operations), std::move(what)), asio::detached);
   return admin::Outcome{.status = 202, .error = {}, .pending = pending, .retry_after_seconds = 0};
@@ -79,20 +87,7 @@ asio::awaitable<void> ClusterAgent::run_write(std::shared_ptr<Pending> pending, 
     co_return;
   }
   if (!reply.ok()) {
-    if (reply.unavailable()) {
-      set_connected(false, reply.describe());
-      // Sent but not answered: etcd may still commit it when it recovers.
-      const bool unknown = reply.sent;
-      log::warn("cluster: " + what + (unknown ? " unconfirmed" : " not made") + ": etcd unavailable (" +
-                reply.describe() + ")");
-      pending->finish(unavailable(
-          unknown ? "etcd did not confirm the change in time (" + reply.describe() +
-                        "); it may still be applied once etcd has a quorum again: read the pool before retrying"
-                  : "etcd is unavailable (" + reply.describe() + "); the change was not made"));
-    } else {
-      pending->finish(admin::Outcome{.status = 500, .error = "etcd refused the change: " + reply.describe(),
-                                     .pending = nullptr, .retry_after_seconds = 0});
-    }
+    pending->finish(failed_write(reply, what));
     co_return;
   }
   if (!txn_succeeded(*reply.result)) {
@@ -108,6 +103,21 @@ asio::awaitable<void> ClusterAgent::run_write(std::shared_ptr<Pending> pending, 
     co_return;
   }
   waiters_.push_back({.revision = revision, .deadline = Clock::now() + kApplyDeadline, .pending = pending});
+}
+
+// Outside run_write: GCC 12 miscompiles conditional temporaries in coroutines.
+admin::Outcome ClusterAgent::failed_write(const EtcdReply& reply, const std::string& what) {
+  if (!reply.unavailable())
+    return admin::Outcome{.status = 500, .error = "etcd refused the change: " + reply.describe(), .pending = nullptr,
+                          .retry_after_seconds = 0};
+  set_connected(false, reply.describe());
+  if (reply.sent) {  // sent but not answered: etcd may still commit it when it recovers
+    log::warn("cluster: " + what + " unconfirmed: etcd unavailable (" + reply.describe() + ")");
+    return unavailable("etcd did not confirm the change in time (" + reply.describe() +
+                       "); it may still be applied once etcd has a quorum again: read the pool before retrying");
+  }
+  log::warn("cluster: " + what + " not made: etcd unavailable (" + reply.describe() + ")");
+  return unavailable("etcd is unavailable (" + reply.describe() + "); the change was not made");
 }
 
 void ClusterAgent::release_waiters() {
@@ -142,6 +152,7 @@ void ClusterAgent::expire_waiters() {
 }
 
 admin::Outcome ClusterAgent::add(const std::string& pool, const std::string& endpoint, const BackendValue& value) {
+  if (auto refused = refuse_unless_current()) return *refused;
   const std::string key = layout_.backend(pool, endpoint);
   const KeyValue* existing = view_.find(key);
   std::string problem;
@@ -160,33 +171,47 @@ admin::Outcome ClusterAgent::add(const std::string& pool, const std::string& end
   return outcome;
 }
 
+// A backend etcd lists and is not removing, with the revision to guard a change by.
+std::optional<ClusterAgent::Listed> ClusterAgent::listed(const std::string& pool, const std::string& endpoint) const {
+  Listed out{.key = layout_.backend(pool, endpoint), .mod_revision = 0, .value = {}};
+  const KeyValue* existing = view_.find(out.key);
+  if (!existing) return std::nullopt;
+  std::string problem;
+  auto value = decode_backend(existing->value, problem);
+  if (!value || value->state == BackendState::removing) return std::nullopt;
+  out.mod_revision = existing->mod_revision;
+  out.value = std::move(*value);
+  return out;
+}
+
+admin::Outcome ClusterAgent::not_listed(const std::string& pool, const std::string& endpoint) {
+  return admin::Outcome{.status = 404, .error = "no backend " + endpoint + " in pool '" + pool + "'",
+                        .pending = nullptr, .retry_after_seconds = 0};
+}
+
 admin::Outcome ClusterAgent::change(const std::string& pool, const std::string& endpoint,
                                     std::optional<std::uint32_t> weight, std::optional<BackendState> state) {
-  const std::string key = layout_.backend(pool, endpoint);
-  const KeyValue* existing = view_.find(key);
-  std::string problem;
-  auto current = existing ? decode_backend(existing->value, problem) : std::nullopt;
-  if (!current || current->state == BackendState::removing)
-    return admin::Outcome{.status = 404, .error = "no backend " + endpoint + " in pool '" + pool + "'",
-                          .pending = nullptr, .retry_after_seconds = 0};
+  if (auto refused = refuse_unless_current()) return *refused;
+  auto found = listed(pool, endpoint);
+  if (!found) return not_listed(pool, endpoint);
+  const std::string key = found->key;
+  auto current = std::optional<BackendValue>(found->value);
   if (weight) current->weight = *weight;
   if (state) current->state = *state;
-  return submit({{.target = Compare::Target::mod, .key = key, .revision = existing->mod_revision}},
+  return submit({{.target = Compare::Target::mod, .key = key, .revision = found->mod_revision}},
                 {{.kind = Operation::Kind::put, .key = key, .value = encode(*current), .lease = 0}},
                 "pool " + pool + ": change " + current->address);
 }
 
 admin::Outcome ClusterAgent::remove(const std::string& pool, const std::string& endpoint) {
-  const std::string key = layout_.backend(pool, endpoint);
-  const KeyValue* existing = view_.find(key);
-  std::string problem;
-  auto current = existing ? decode_backend(existing->value, problem) : std::nullopt;
-  if (!current || current->state == BackendState::removing)
-    return admin::Outcome{.status = 404, .error = "no backend " + endpoint + " in pool '" + pool + "'",
-                          .pending = nullptr, .retry_after_seconds = 0};
+  if (auto refused = refuse_unless_current()) return *refused;
+  auto found = listed(pool, endpoint);
+  if (!found) return not_listed(pool, endpoint);
+  const std::string key = found->key;
+  auto current = std::optional<BackendValue>(found->value);
   current->state = BackendState::removing;
   current->removed_at_ms = now_ms();
-  auto outcome = submit({{.target = Compare::Target::mod, .key = key, .revision = existing->mod_revision}},
+  auto outcome = submit({{.target = Compare::Target::mod, .key = key, .revision = found->mod_revision}},
                         {{.kind = Operation::Kind::put, .key = key, .value = encode(*current), .lease = 0}},
                         "pool " + pool + ": remove " + current->address);
   if (outcome.pending) outcome.status = 202;
@@ -195,6 +220,7 @@ admin::Outcome ClusterAgent::remove(const std::string& pool, const std::string& 
 
 admin::Outcome ClusterAgent::replace(const std::string& pool,
                                      const std::vector<std::pair<std::string, BackendValue>>& backends) {
+  if (auto refused = refuse_unless_current()) return *refused;
   std::vector<Compare> compares;
   std::vector<Operation> operations;
   std::set<std::string> wanted;

@@ -34,6 +34,12 @@ EtcdReply parse_reply(const HttpReply& reply) {
   return EtcdReply{.result = std::move(object), .error = std::nullopt, .unreachable = {}, .sent = true};
 }
 
+// Outside the coroutines: GCC 12 miscompiles conditional temporaries in them.
+void append_problem(std::string& problems, const std::string& url, const std::string& problem) {
+  if (!problems.empty()) problems += "; ";
+  problems += url + ": " + problem;
+}
+
 bool is_token_refused(const EtcdError& error) {
   return error.code == kUnauthenticated || error.message.find("invalid auth token") != std::string::npos;
 }
@@ -83,7 +89,7 @@ asio::awaitable<std::optional<std::string>> EtcdClient::ensure_connected() {
     connection_ = std::make_unique<EtcdConnection>(io_, endpoints_[current_], tls_);
     auto problem = co_await connection_->connect(kEtcdConnectTimeout);
     if (!problem) co_return std::nullopt;
-    problems += (problems.empty() ? "" : "; ") + endpoints_[current_].url + ": " + *problem;
+    append_problem(problems, endpoints_[current_].url, *problem);
     connection_.reset();
     current_ = (current_ + 1) % endpoints_.size();
   }
@@ -92,7 +98,8 @@ asio::awaitable<std::optional<std::string>> EtcdClient::ensure_connected() {
 
 asio::awaitable<std::optional<std::string>> EtcdClient::ensure_token() {
   if (username_.empty() || !token_.empty()) co_return std::nullopt;
-  auto reply = co_await send(kAuthenticatePath, authenticate_request(username_, password_));
+  const std::string body = authenticate_request(username_, password_);
+  auto reply = co_await send(kAuthenticatePath, body);
   if (!reply.ok()) co_return "cannot authenticate as '" + username_ + "': " + reply.describe();
   const auto* token = reply.result->if_contains("token");
   if (!token || !token->is_string()) co_return "cannot authenticate as '" + username_ + "': no token in the reply";
@@ -159,13 +166,15 @@ asio::awaitable<EtcdReply> EtcdClient::call_once_acquired(std::string_view path,
 
 asio::awaitable<std::unique_ptr<EtcdConnection>> EtcdClient::open_stream_connection(std::string& token,
                                                                                      std::string& problem) {
-  co_await acquire();
-  auto failed_token = co_await ensure_token();
-  token = token_;
-  release();
-  if (failed_token) {
-    problem = *failed_token;
-    co_return nullptr;
+  if (!username_.empty()) {  // the token is shared with the unary calls: take turns
+    co_await acquire();
+    auto failed_token = co_await ensure_token();
+    token = token_;
+    release();
+    if (failed_token) {
+      problem = *failed_token;
+      co_return nullptr;
+    }
   }
   std::string problems;
   std::size_t index = current_;
@@ -173,7 +182,7 @@ asio::awaitable<std::unique_ptr<EtcdConnection>> EtcdClient::open_stream_connect
     auto connection = std::make_unique<EtcdConnection>(io_, endpoints_[index], tls_);
     auto failed = co_await connection->connect(kEtcdConnectTimeout);
     if (!failed) co_return connection;
-    problems += (problems.empty() ? "" : "; ") + endpoints_[index].url + ": " + *failed;
+    append_problem(problems, endpoints_[index].url, *failed);
     index = (index + 1) % endpoints_.size();
   }
   problem = problems;

@@ -28,6 +28,12 @@ std::string describe(const boost::system::error_code& ec, bool timed_out) {
   return timed_out ? std::string("timed out") : ec.message();
 }
 
+// Outside the coroutines: GCC 12 miscompiles conditional temporaries in them.
+std::string stream_problem(const boost::system::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof) return "the stream ended";
+  return ec.message();
+}
+
 bool is_ip_literal(const std::string& host) {
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
@@ -149,6 +155,19 @@ asio::awaitable<std::optional<std::string>> EtcdConnection::connect(std::chrono:
   co_return std::nullopt;
 }
 
+// Writes the request with `deadline` armed; it stays armed for the reply.
+asio::awaitable<bool> EtcdConnection::send(std::string_view path, std::string body, std::string_view token,
+                                           std::chrono::milliseconds deadline, std::string& problem) {
+  auto request = make_request(endpoint_, path, std::move(body), token);
+  arm(deadline);
+  auto [write_ec, written] = co_await http::async_write(*stream_, request, nothrow);
+  if (!write_ec && !timed_out_) co_return true;
+  problem = "cannot send: " + describe(write_ec, timed_out_);
+  disarm();
+  close();
+  co_return false;
+}
+
 asio::awaitable<std::optional<HttpReply>> EtcdConnection::post(std::string_view path, std::string body,
                                                                std::string_view token,
                                                                std::chrono::milliseconds deadline,
@@ -157,15 +176,8 @@ asio::awaitable<std::optional<HttpReply>> EtcdConnection::post(std::string_view 
     problem = "not connected";
     co_return std::nullopt;
   }
-  auto request = make_request(endpoint_, path, std::move(body), token);
-  arm(deadline);
-  auto [write_ec, written] = co_await http::async_write(*stream_, request, nothrow);
-  if (write_ec || timed_out_) {
-    problem = "cannot send: " + describe(write_ec, timed_out_);
-    disarm();
-    close();
-    co_return std::nullopt;
-  }
+  const bool sent = co_await send(path, std::move(body), token, deadline, problem);
+  if (!sent) co_return std::nullopt;
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxReplyBytes);
   auto [read_ec, read] = co_await http::async_read(*stream_, buffer_, parser, nothrow);
@@ -187,15 +199,8 @@ asio::awaitable<unsigned> EtcdConnection::open_stream(std::string_view path, std
     problem = "not connected";
     co_return 0;
   }
-  auto request = make_request(endpoint_, path, std::move(body), token);
-  arm(deadline);
-  auto [write_ec, written] = co_await http::async_write(*stream_, request, nothrow);
-  if (write_ec || timed_out_) {
-    problem = "cannot send: " + describe(write_ec, timed_out_);
-    disarm();
-    close();
-    co_return 0;
-  }
+  const bool sent = co_await send(path, std::move(body), token, deadline, problem);
+  if (!sent) co_return 0;
   stream_parser_.emplace();
   stream_parser_->body_limit(boost::none);  // a watch never ends by itself
   auto [read_ec, read] = co_await http::async_read_header(*stream_, buffer_, *stream_parser_, nothrow);
@@ -225,7 +230,7 @@ asio::awaitable<bool> EtcdConnection::read_stream(std::string& out, std::string&
   auto [ec, read] = co_await http::async_read_some(*stream_, buffer_, *stream_parser_, nothrow);
   if (ec == http::error::need_buffer) ec = {};
   if (ec) {
-    problem = ec == http::error::end_of_stream || ec == asio::error::eof ? "the stream ended" : ec.message();
+    problem = stream_problem(ec);
     close();
     co_return false;
   }

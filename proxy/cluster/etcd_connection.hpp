@@ -62,6 +62,8 @@ class EtcdConnection {
   void close();
 
  private:
+  boost::asio::awaitable<bool> send(std::string_view path, std::string body, std::string_view token,
+                                    std::chrono::milliseconds deadline, std::string& problem);
   void arm(std::chrono::milliseconds deadline);
   void disarm();
 

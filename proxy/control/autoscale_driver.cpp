@@ -130,6 +130,7 @@ void AutoscaleDriver::set_leader(bool leader) {
   if (leader) {
     pools_.clear();
     order_.clear();
+    if (running_) sample(Clock::now());  // the API never shows the pool missing meanwhile
   }
 }
 

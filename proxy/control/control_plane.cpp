@@ -383,14 +383,7 @@ void ControlPlane::on_health_change(std::uint64_t backend_id, health::Health hea
 
 std::optional<admin::Outcome> ControlPlane::persist_or_rollback(std::vector<PoolRecord> before) {
   if (config_.state_file.empty()) return std::nullopt;
-  PersistedState state;
-  for (const auto& pool : pools_) {
-    auto& entries = state.pools[pool.settings.name];
-    for (const auto& backend : pool.backends)
-      if (!backend.removing)
-        entries.push_back({.address = backend.address, .weight = backend.weight, .draining = backend.draining});
-  }
-  if (auto problem = write_state_file(config_.state_file, state)) {
+  if (auto problem = write_state_file(config_.state_file, serving_state())) {
     pools_ = std::move(before);
     log::error("cannot write state file: " + *problem + "; change refused");
     return failure(500, "cannot persist the change: " + *problem);

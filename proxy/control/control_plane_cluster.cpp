@@ -15,6 +15,7 @@ std::string ControlPlane::endpoint_key(const boost::asio::ip::tcp::endpoint& end
   return http::endpoint_text(config::canonical_endpoint(endpoint));
 }
 
+// What the state file holds: every backend not being removed (also cluster mode's cache).
 PersistedState ControlPlane::serving_state() const {
   PersistedState state;
   for (const auto& pool : pools_) {
@@ -101,7 +102,7 @@ void ControlPlane::apply_pool(const std::string& name, const std::vector<cluster
   std::string text;
   for (const auto& change : changes) text += (text.empty() ? "" : ", ") + change;
   log::info("cluster: pool " + name + ": " + text + " (etcd revision " +
-            std::to_string(cluster_ ? cluster_->status().applied_revision : 0) + ")");
+            std::to_string(cluster_ ? cluster_->applied_revision() : 0) + ")");
   update_health_targets();
   publish();
 }

@@ -45,7 +45,7 @@ class FakePoolAdmin final : public admin::PoolAdmin {
   }
 
   std::vector<admin::AutoscaleInfo> autoscaling() const override {
-    return {{.pool = "web", .current = 1, .desired = 4, .observed_concurrency = 32.0, .mode = "panic"}};
+    return {{.pool = "web", .current = 1, .desired = 4, .observed_concurrency = 32.0, .mode = "panic", .decided_by = {}}};
   }
 
   std::optional<PoolInfo> pool(std::string_view name) const override {

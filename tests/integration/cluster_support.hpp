@@ -77,6 +77,14 @@ class ClusterKeel {
     const auto list = backends(pool, state);
     return std::find(list.begin(), list.end(), address) != list.end();
   }
+  // Follows etcd (a watch is open) and knows the leader: ready for changes.
+  bool wait_current(std::chrono::milliseconds deadline = 10s) const {
+    return wait_until([&] {
+      const auto value = json("/api/v1/cluster");
+      return value.is_object() && !value.at("stale").as_bool() && value.at("leader").is_string() &&
+             call("GET", "/metrics").body().find("keel_cluster_etcd_connected 1") != std::string::npos;
+    }, deadline);
+  }
   std::string leader() const {
     const auto value = json("/api/v1/cluster");
     if (!value.is_object() || !value.at("leader").is_string()) return {};

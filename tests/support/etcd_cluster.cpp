@@ -121,12 +121,11 @@ bool EtcdCluster::wait_healthy(std::chrono::milliseconds deadline) const {
 }
 
 std::string EtcdCluster::ctl(const std::vector<std::string>& arguments) const {
+  // A snapshot is taken from one member; everything else may go to any.
+  const bool one = !arguments.empty() && arguments.front() == "snapshot";
   std::string endpoints;
-  // etcdctl 3.4 takes a snapshot from one member only ("snapshot must be
-  // requested to one selected node"): the first running one.
-  const bool one_member = !arguments.empty() && arguments.front() == "snapshot";
   for (std::size_t i = 0; i < members_.size(); ++i)
-    if (is_running(i) && (!one_member || endpoints.empty())) endpoints += (endpoints.empty() ? "" : ",") + endpoint(i);
+    if (is_running(i) && !(one && !endpoints.empty())) endpoints += (endpoints.empty() ? "" : ",") + endpoint(i);
   std::vector<std::string> all{"--endpoints", endpoints, "--command-timeout", "5s"};
   all.insert(all.end(), arguments.begin(), arguments.end());
   ChildProcess process(kEtcdctl, all, ChildOptions{.environment = {{"ETCDCTL_API", "3"}}, .working_directory = {}});
