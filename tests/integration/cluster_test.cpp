@@ -301,8 +301,11 @@ TEST_F(ClusterRecovery, EtcdRestoredFromASnapshotIsTakenAsAWhole) {
 TEST_F(ClusterRecovery, ARemovedBackendLeavesEtcdOnceNoInstanceHasRequestsOnIt) {
   TestBackend slow{"slow"};
   slow.set_reply(Reply::text("slow").held());
-  ClusterKeel a(etcd_, "lb-a", one_pool_yaml({slow.address()}), "timeouts:\n  drain: 30s\n");
-  ClusterKeel b(etcd_, "lb-b", one_pool_yaml({slow.address()}), "timeouts:\n  drain: 30s\n");
+  // A lease that outlives a loaded machine's hiccups: an instance whose lease
+  // lapses is not a live instance, and its requests no longer hold the drain
+  // (seen once under ASan with two builds beside it, lease_ttl 2 s).
+  ClusterKeel a(etcd_, "lb-a", one_pool_yaml({slow.address()}), "timeouts:\n  drain: 30s\n", "6s");
+  ClusterKeel b(etcd_, "lb-b", one_pool_yaml({slow.address()}), "timeouts:\n  drain: 30s\n", "6s");
   ASSERT_TRUE(a.wait_current() && b.wait_current());
   TestClient client{b.address()};
   ASSERT_FALSE(client.write_request(request_with_host(http::verb::get, "/held")));
@@ -324,7 +327,8 @@ TEST_F(ClusterRecovery, ARemovedBackendLeavesEtcdOnceNoInstanceHasRequestsOnIt) 
              return instance.at("applied_revision").as_int64() >= removal;
            });
   }, 10s)) << leader.log();
-  ASSERT_NE(etcd_.ctl({"get", key}), "") << "left etcd with a request in flight on lb-b";
+  ASSERT_NE(etcd_.ctl({"get", key}), "") << "left etcd with a request in flight on lb-b\n--- lb-a:\n"
+                                         << a.log() << "\n--- lb-b:\n" << b.log();
   slow.release();
   const auto response = client.read_response(5s);
   EXPECT_EQ(response.result_int(), 200u);
