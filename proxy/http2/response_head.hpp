@@ -1,0 +1,34 @@
+// A backend's HTTP/1.1 response head as the name-value list of an HTTP/2
+// HEADERS frame. Pure: the nghttp2_nv structs point into the fields (whose
+// views live in the upstream buffer) and into `names`, which holds the
+// lower-cased names; both must outlive the frame's submission.
+#pragma once
+
+#include "proxy/http/head_parser.hpp"
+
+#include <nghttp2/nghttp2.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace keel::http2 {
+
+struct ResponseHeadInput {
+  int status = 200;
+  const std::vector<http::Field>* fields = nullptr;
+  // The body length to announce: the backend's Content-Length for a length
+  // body, or for HEAD and 304 (describing another body); none for chunked or
+  // close-delimited bodies, which HTTP/2 frames by itself.
+  std::optional<std::uint64_t> content_length;
+};
+
+// Fills `out` with ":status", then every end-to-end field (hop-by-hop ones and
+// those named by Connection dropped, names lower-cased), then content-length.
+// `status_text` and `length_text` are storage for the two numbers. Reuses the
+// capacity of `out` and `names`: no allocation once they have grown.
+void make_response_headers(std::vector<nghttp2_nv>& out, std::string& names, std::string& status_text,
+                           std::string& length_text, const ResponseHeadInput& input);
+
+}  // namespace keel::http2
