@@ -83,7 +83,15 @@ Session::~Session() {
 
 bool Session::receive(std::span<const std::uint8_t> bytes) {
   const ssize_t used = nghttp2_session_mem_recv(session_, bytes.data(), bytes.size());
-  return used >= 0;
+  if (used >= 0) return true;
+  // nghttp2 queues a GOAWAY for some errors, not for floods or a bad
+  // preface: the client learns why before the connection closes. A second
+  // GOAWAY after nghttp2's own is refused by nghttp2 (harmless).
+  nghttp2_session_terminate_session(
+      session_, used == NGHTTP2_ERR_FLOODED || used == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS
+                    ? NGHTTP2_ENHANCE_YOUR_CALM
+                    : NGHTTP2_PROTOCOL_ERROR);
+  return false;
 }
 
 bool Session::send(std::string& out, std::size_t max) {

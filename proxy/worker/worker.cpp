@@ -1,7 +1,7 @@
 #include "proxy/worker/worker.hpp"
 
+#include "proxy/http2/accept.hpp"
 #include "proxy/log/log.hpp"
-#include "proxy/worker/client_connection.hpp"
 
 #include <algorithm>
 #include <string>
@@ -32,6 +32,7 @@ control::PoolSnapshot empty_pool(const std::string& name) {
 struct Worker::Acceptor {
   tcp::acceptor acceptor;
   TlsContext tls;
+  bool http2 = true;   // the listener's `http2`: h2c by prior knowledge on a plain one
   tcp::endpoint peer;  // filled by accept: no getpeername per connection
   bool paused = false;  // after an accept error such as EMFILE; resumed by the tick
 };
@@ -57,13 +58,13 @@ Worker::~Worker() {
   io_.reset();
 }
 
-void Worker::add_acceptor(tcp::acceptor acceptor, TlsContext tls) {
-  acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(tls), {}}));
+void Worker::add_acceptor(tcp::acceptor acceptor, TlsContext tls, bool http2) {
+  acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(tls), http2, {}}));
 }
 
-void Worker::open_listener(tcp::acceptor acceptor, TlsContext tls) {
+void Worker::open_listener(tcp::acceptor acceptor, TlsContext tls, bool http2) {
   if (shutting_down_) return;
-  add_acceptor(std::move(acceptor), std::move(tls));
+  add_acceptor(std::move(acceptor), std::move(tls), http2);
   accept_next(*acceptors_.back());
 }
 
@@ -112,7 +113,7 @@ void Worker::accept_next(Acceptor& acceptor) {
       socket.close(ignored);  // over max_connections: refuse rather than queue unboundedly
     } else {
       ++client_count_;
-      start_client_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.tls);
+      http2::start_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.tls, acceptor.http2);
     }
     accept_next(acceptor);
   });
