@@ -1,0 +1,148 @@
+// HTTP/2 towards clients over h2c (prior knowledge) with real clients: curl,
+// nghttp and python3-h2; requests forwarded to HTTP/1.1 backends like any other.
+#include "tests/integration/http2_support.hpp"
+#include "tests/integration/keel_under_test.hpp"
+#include "tests/support/test_backend.hpp"
+#include "tests/support/test_certificates.hpp"
+#include "tests/support/test_client.hpp"
+#include "tests/support/wait.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+
+namespace keel::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Http2, CurlPriorKnowledgeIsForwardedAsHttp11) {
+  TestBackend backend;
+  KeelUnderTest keel(single_pool_config({backend.address()}));
+  const auto run = run_client("/usr/bin/curl", {"-sS", "--http2-prior-knowledge", "-H", "Cookie: a=1",
+                                                 "-H", "Cookie: b=2", "-w", "\\n%{http_version} %{http_code}",
+                                                 "http://" + keel.address() + "/path?q=1"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "ok from backend\n2 200");
+  const auto seen = backend.next_request(5s);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->method, "GET");
+  EXPECT_EQ(seen->target, "/path?q=1");
+  EXPECT_EQ(seen->at("Host"), keel.address());
+  EXPECT_EQ(seen->at("X-Forwarded-Proto"), "http");
+  EXPECT_EQ(seen->at("X-Forwarded-For"), "127.0.0.1");
+  EXPECT_EQ(seen->at("Via"), "1.1 keel");
+  EXPECT_EQ(seen->at("Cookie"), "a=1; b=2");
+}
+
+TEST(Http2, Http11ClientsOnTheSameListenerAreUnchanged) {
+  TestBackend backend;
+  KeelUnderTest keel(single_pool_config({backend.address()}));
+  const auto response = TestClient{keel.address()}.get("/plain");
+  EXPECT_EQ(response.result_int(), 200u);
+  EXPECT_EQ(response.body(), "ok from backend");
+}
+
+TEST(Http2, OffOnAListenerMakesThePrefaceAnHttp11Error) {
+  TestBackend backend;
+  const std::string yaml = "workers: 1\nlisteners:\n  - address: 127.0.0.1:0\n    http2: false\n"
+                           "pools:\n  - name: web\n    backends:\n      - { address: \"" + backend.address() + "\" }\n";
+  KeelUnderTest keel(yaml);
+  const auto run = run_client("/usr/bin/curl", {"-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                                                 "%{http_version}", "http://" + keel.address() + "/"});
+  EXPECT_NE(run.out, "2");
+  EXPECT_EQ(backend.request_count(), 0u);
+}
+
+TEST(Http2, NghttpGetsManyStreamsOnOneConnection) {
+  TestBackend backend;
+  KeelUnderTest keel(single_pool_config({backend.address()}));
+  std::vector<std::string> arguments = {"-n", "-s"};  // discard bodies, print statistics
+  for (int i = 0; i < 20; ++i) arguments.push_back("http://" + keel.address() + "/n" + std::to_string(i));
+  const auto run = run_client("/usr/bin/nghttp", arguments);
+  ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
+  EXPECT_EQ(backend.request_count(), 20u);
+  std::size_t ok = 0;
+  for (auto at = run.out.find(" 200 "); at != std::string::npos; at = run.out.find(" 200 ", at + 1)) ++ok;
+  EXPECT_EQ(ok, 20u) << run.out;
+}
+
+TEST(Http2, UploadOfUnknownLengthReachesTheBackendWhole) {
+  TestBackend backend;
+  backend.set_handler([](const RecordedRequest& request) { return Reply::text("got " + std::to_string(request.body.size())); });
+  KeelUnderTest keel(single_pool_config({backend.address()}));
+  const auto result = h2_client("upload", keel.address(), "300000");  // several windows' worth
+  EXPECT_EQ(result.at("sent"), "300000");
+  EXPECT_EQ(result.at("status"), "200");
+  EXPECT_EQ(result.at("body"), "got 300000");
+  const auto seen = backend.next_request(5s);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->at("Transfer-Encoding"), "chunked");
+}
+
+TEST(Http2, CurlUploadWithLengthAndLargeDownload) {
+  TestBackend backend;
+  backend.set_handler([](const RecordedRequest& request) {
+    return request.method == "POST" ? Reply::text("posted " + std::to_string(request.body.size()))
+                                    : Reply::pattern(3'000'000);
+  });
+  KeelUnderTest keel(single_pool_config({backend.address()}));
+  const auto post = run_client("/usr/bin/curl", {"-sS", "--http2-prior-knowledge", "--data-binary",
+                                                  std::string(100'000, 'p'), "http://" + keel.address() + "/up"});
+  ASSERT_EQ(post.exit_code, 0) << post.err;
+  EXPECT_EQ(post.out, "posted 100000");
+  const auto get = run_client("/usr/bin/curl", {"-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                                                 "%{size_download} %{http_code}", "http://" + keel.address() + "/big"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, "3000000 200");
+}
+
+TEST(Http2, ErrorsKeepTheirStatus) {
+  TestBackend backend;
+  backend.set_reply(Reply::close_without_response());
+  KeelUnderTest keel(make_config({PoolSpec{.backends = {backend.address()}, .retries = 0}}));
+  auto result = h2_client("get", keel.address());
+  EXPECT_EQ(result.at("status"), "502");
+  backend.stop();
+  KeelUnderTest empty(make_config({PoolSpec{.backends = {}}}));
+  result = h2_client("get", empty.address());
+  EXPECT_EQ(result.at("status"), "503");
+}
+
+TEST(Http2, ConnectionSpecificHeaderResetsOnlyItsStream) {
+  TestBackend backend;
+  KeelUnderTest keel(single_pool_config({backend.address()}));
+  const auto result = h2_client("bad_header", keel.address(), "connection");
+  EXPECT_EQ(result.at("reset"), "1");  // PROTOCOL_ERROR
+  EXPECT_EQ(result.at("good"), "200");
+  EXPECT_EQ(backend.request_count(), 1u);
+}
+
+// nginx answers plain HTTP on an HTTPS port with a 400 in plain HTTP.
+TEST(Http2, PlainHttpToATlsListenerGets400) {
+  TestBackend backend;
+  const std::string dir = ::testing::TempDir() + "keel-h2-tls-" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const CertificateFiles files = TestCertificateAuthority().issue(dir, "server", {"localhost"});
+  const std::string yaml = "workers: 1\nlisteners:\n  - address: 127.0.0.1:0\n    tls: { certificate: \"" +
+                           files.certificate + "\", private_key: \"" + files.private_key + "\" }\n"
+                           "pools:\n  - name: web\n    backends:\n      - { address: \"" + backend.address() + "\" }\n";
+  KeelUnderTest keel(yaml);
+  const auto run = run_client("/usr/bin/curl", {"-sS", "-i", "http://" + keel.address() + "/"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u) << run.out;
+  EXPECT_NE(run.out.find("plain HTTP request sent to an HTTPS port"), std::string::npos) << run.out;
+  EXPECT_EQ(backend.request_count(), 0u);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+
+}  // namespace
+}  // namespace keel::test
