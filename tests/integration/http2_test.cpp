@@ -16,7 +16,10 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 namespace keel::test {
 namespace {
@@ -142,6 +145,62 @@ TEST(Http2, PlainHttpToATlsListenerGets400) {
   EXPECT_EQ(backend.request_count(), 0u);
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
+}
+
+// The protocol in /metrics and in the access log.
+TEST(Http2, MetricsCountConnectionsAndClientResetsAccessLogSaysHttp2) {
+  TestBackend backend;
+  backend.set_handler([](const RecordedRequest& request) {
+    return request.target == "/held" ? Reply::text("held").held() : Reply::text("ok");
+  });
+  const std::string log_path = ::testing::TempDir() + "keel-h2-access-" + std::to_string(::getpid()) + ".log";
+  KeelUnderTest keel(single_pool_config({backend.address()}, "admin:\n  address: 127.0.0.1:0\n"
+                                                             "access_log:\n  path: " + log_path + "\n"));
+  const auto metric = [&](const std::string& name) {
+    const auto page = TestClient{keel.admin_address()}.get("/metrics").body();
+    const auto at = page.find("\n" + name + " ");
+    return at == std::string::npos ? std::string("absent") : page.substr(at + name.size() + 2, page.find('\n', at + 1) - at - name.size() - 2);
+  };
+  EXPECT_EQ(metric("keel_client_connections_http2"), "0");
+  ChildProcess held("/usr/bin/python3", {h2_client_script(), "held", keel.address(), "/held"});
+  ASSERT_TRUE(held.wait_for_line("sent"));
+  ASSERT_TRUE(backend.next_request(5s));
+  EXPECT_EQ(metric("keel_client_connections_http2"), "1");
+  backend.release();
+  EXPECT_EQ(held.wait_for_line("status"), "status 200");
+  EXPECT_EQ(h2_client("resets", keel.address(), "3").at("status"), "200");
+  EXPECT_EQ(metric("keel_http2_client_resets_total"), "3");
+  EXPECT_TRUE(wait_until([&] { return metric("keel_client_connections_http2") == "0"; }, 10s));
+  std::string log;
+  EXPECT_TRUE(wait_until([&] {
+    std::ifstream file(log_path);
+    log.assign(std::istreambuf_iterator<char>(file), {});
+    return log.find("\"GET /last HTTP/2.0\" 200") != std::string::npos;
+  }, 5s)) << log;
+  EXPECT_NE(log.find("\"GET /held HTTP/2.0\" 200"), std::string::npos) << log;
+  std::remove(log_path.c_str());
+}
+
+// SIGTERM (Proxy::stop, which the signal handler calls): GOAWAY at once, the
+// open stream still gets its response, then the connection closes. nghttp
+// (python3-h2 drops every frame after a GOAWAY, graceful or not).
+TEST(Http2, StopSendsGoawayAndOpenStreamsFinish) {
+  TestBackend backend;
+  backend.set_reply(Reply::text("late answer").held());
+  KeelUnderTest keel(single_pool_config({backend.address()}, "timeouts:\n  shutdown: 10s\n"));
+  ChildProcess client("/usr/bin/nghttp", {"-v", "http://" + keel.address() + "/held"});
+  ASSERT_TRUE(backend.next_request(5s));
+  keel.proxy().stop(10'000ms);
+  ASSERT_TRUE(client.wait_for_line("[", 5s));  // some frame line; the GOAWAY below is awaited by its text
+  ASSERT_TRUE(wait_until([&] { return client.output().find("recv GOAWAY") != std::string::npos; }, 5s))
+      << client.output();
+  backend.release();
+  EXPECT_EQ(client.wait_exit(10s), 0) << client.output() << client.output(ChildProcess::Output::err);
+  const std::string out = client.output();
+  EXPECT_NE(out.find("error_code=NO_ERROR"), std::string::npos) << out;
+  EXPECT_NE(out.find(":status: 200"), std::string::npos) << out;
+  EXPECT_NE(out.find("late answer"), std::string::npos) << out;
+  EXPECT_LT(out.find("recv GOAWAY"), out.find(":status: 200")) << out;  // the GOAWAY came first
 }
 
 }  // namespace

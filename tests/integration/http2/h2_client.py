@@ -6,6 +6,7 @@ Prints one result line per finding ("status 200", "goaway 11", "refused 20", ...
 and "end" when the connection closed or the mode finished. Every mode is bounded
 in time (a 10 s socket timeout at most) and in what it sends.
 """
+import os
 import signal
 import socket
 import sys
@@ -66,10 +67,13 @@ class Client:
                 break
             try:
                 events = self.conn.receive_data(data)
-            except h2.exceptions.ProtocolError:
+            except h2.exceptions.ProtocolError as e:
+                print("protocol_error", repr(e), file=sys.stderr)
                 self.closed = True
                 break
             for event in events:
+                if os.environ.get("H2_DEBUG"):
+                    print("event", event, file=sys.stderr)
                 self.handle(event)
             try:
                 self.flush()
@@ -283,7 +287,42 @@ def mode_upload(address, size):
     print("body", bytes(c.bodies.get(sid, b"")).decode(errors="replace").replace("\n", "\\n"))
 
 
+def mode_held(address, path):
+    """A request the backend holds: prints "sent", "goaway CODE LAST" as soon as a
+    GOAWAY arrives, then the stream's outcome."""
+    c = Client(address)
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, request_headers(address, path), end_stream=True)
+    c.flush()
+    print("sent", flush=True)
+    c.pump(lambda: c.goaway is not None or sid in c.ended or sid in c.resets)
+    if c.goaway is not None:
+        print("goaway", c.goaway[0], c.goaway[1], flush=True)
+    c.pump(lambda: sid in c.ended or sid in c.resets)
+    print("status", c.status.get(sid))
+    print("body", bytes(c.bodies.get(sid, b"")).decode(errors="replace").replace("\n", "\\n"))
+    if c.goaway is not None:
+        c.pump(lambda: False, deadline=5)  # until keel closes the connection
+        print("closed", c.closed)
+
+
+def mode_resets(address, count):
+    """`count` requests the client resets at once, then one it lets finish."""
+    c = Client(address)
+    for _ in range(int(count)):
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, request_headers(address, "/reset"), end_stream=True)
+        c.conn.reset_stream(sid, error_code=8)
+    last = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(last, request_headers(address, "/last"), end_stream=True)
+    c.flush()
+    c.pump(lambda: last in c.ended or last in c.resets)
+    print("status", c.status.get(last))
+
+
 MODES = {
+    "held": mode_held,
+    "resets": mode_resets,
     "get": mode_get,
     "concurrent": mode_concurrent,
     "big_headers": mode_big_headers,

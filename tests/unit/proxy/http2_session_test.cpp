@@ -257,11 +257,13 @@ TEST(Http2Session, ShutdownLetsOpenStreamsFinish) {
   ASSERT_TRUE(pair.pump());
   EXPECT_TRUE(pair.client.goaway);
   EXPECT_EQ(pair.client.goaway_last_stream, id);
+  EXPECT_TRUE(pair.server.wants_read() || pair.server.wants_write());  // the open stream keeps it going
   ASSERT_EQ(pair.events.held.size(), 1u);
   pair.events.answer(*pair.events.held[0]);
   ASSERT_TRUE(pair.pump());
   EXPECT_EQ(pair.client.streams[id].status, 200);
   EXPECT_EQ(pair.server.open_streams(), 0u);
+  EXPECT_FALSE(pair.server.wants_read() || pair.server.wants_write());  // done: the connection may close
 }
 
 TEST(Http2Session, RapidResetEndsTheConnection) {
