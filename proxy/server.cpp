@@ -92,7 +92,7 @@ Server::Server(const config::Config& config) {
     if (access_log_) workers_.back()->set_access_log(&access_log_->worker(i));
   }
   for (const auto& listener : config.listeners) {
-    const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr;
+    const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls, listener.http2) : nullptr;
     tcp::endpoint bound;
     const auto sockets = bind_for_workers(workers_.size(), listener, bound);
     for (std::size_t i = 0; i < workers_.size(); ++i)  // not running yet: their loops are ours
@@ -127,7 +127,7 @@ void Server::publish(std::shared_ptr<const control::RoutingSnapshot> snapshot) {
 }
 
 tcp::endpoint Server::open_listener(const config::Listener& listener) {
-  const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr;
+  const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls, listener.http2) : nullptr;
   tcp::endpoint bound;
   const auto sockets = bind_for_workers(workers_.size(), listener, bound);
   for (std::size_t i = 0; i < workers_.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "proxy/http2/accept.hpp"
 
 #include "proxy/http/error_response.hpp"
+#include "proxy/http2/client_hello.hpp"
 #include "proxy/http2/connection.hpp"
 #include "proxy/http2/first_bytes.hpp"
 #include "proxy/worker/client_connection.hpp"
@@ -12,6 +13,9 @@
 
 #include <array>
 #include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
 
 namespace keel::http2 {
 namespace {
@@ -19,27 +23,58 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-// A client that sent part of the preface and paused: peeked again this often
-// (a readiness wait would fire at once, the bytes being still unread).
+// A client that sent part of the preface (or of its ClientHello) and paused:
+// peeked again this often (a readiness wait would fire at once, the bytes
+// being still unread).
 constexpr auto kPartialPrefaceRetry = std::chrono::milliseconds(5);
 // Plain HTTP on a TLS port: how much of the request is read (and dropped)
 // before the 400, so that closing does not reset the connection under it.
 constexpr std::size_t kDrainBytes = 16 * 1024;
 
-enum class Route { wait, partial, http1, http2, tls, plain_http, closed };
+enum class Route { wait, partial, http1, http2, tls, http2_tls, plain_http, closed };
+
+// The bytes the client sent so far, still unread; nothing when it is gone.
+std::optional<std::string_view> peek(tcp::socket& socket, std::span<char> buffer, Route& route) {
+  const ssize_t got = ::recv(socket.native_handle(), buffer.data(), buffer.size(), MSG_PEEK | MSG_DONTWAIT);
+  if (got < 0) {
+    route = errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Route::wait : Route::closed;
+    return std::nullopt;
+  }
+  if (got == 0) {
+    route = Route::closed;
+    return std::nullopt;
+  }
+  return std::string_view(buffer.data(), static_cast<std::size_t>(got));
+}
+
+// On a TLS listener with http2, the whole first record is peeked: a ClientHello
+// offering h2 goes to the HTTP/2 connection (ALPN will choose h2: our
+// preference), any other to the HTTP/1.1 one. Its ALPN never chooses h2 for a
+// hello that offers none; a hello over 16 KiB (several records) is taken for
+// one without h2, and if it did offer h2 that connection fails its first
+// request (no known client sends one).
+Route tls_route(tcp::socket& socket, bool http2) {
+  Route route = Route::tls;
+  std::array<char, kMaxHelloRecord> buffer;
+  const auto bytes = peek(socket, std::span(buffer.data(), http2 ? buffer.size() : 1), route);
+  if (!bytes) return route;
+  if (classify_tls(*bytes) == FirstBytes::plain_http) return Route::plain_http;
+  if (!http2) return Route::tls;
+  switch (inspect_client_hello(*bytes)) {
+    case HelloAlpn::need_more: return Route::partial;
+    case HelloAlpn::offers_h2: return Route::http2_tls;
+    default: return Route::tls;
+  }
+}
 
 Route route_of(tcp::socket& socket, bool tls, bool http2) {
-  std::array<char, kConnectionPreface.size()> peeked;
-  const ssize_t got = ::recv(socket.native_handle(), peeked.data(), peeked.size(), MSG_PEEK | MSG_DONTWAIT);
-  if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Route::wait : Route::closed;
-  if (got == 0) return Route::closed;
-  const std::string_view bytes(peeked.data(), static_cast<std::size_t>(got));
-  if (tls) {
-    if (classify_tls(bytes) == FirstBytes::plain_http) return Route::plain_http;
-    return Route::tls;
-  }
+  if (tls) return tls_route(socket, http2);
+  Route route = Route::http1;
+  std::array<char, kConnectionPreface.size()> buffer;
+  const auto bytes = peek(socket, buffer, route);
+  if (!bytes) return route;
   if (!http2) return Route::http1;
-  switch (classify_plain(bytes)) {
+  switch (classify_plain(*bytes)) {
     case FirstBytes::http2: return Route::http2;
     case FirstBytes::need_more: return Route::partial;
     default: return Route::http1;
@@ -96,7 +131,10 @@ void dispatch(worker::Worker& worker, worker::SharedState& shared, tcp::socket s
               worker::Worker::TlsContext tls, Route route) {
   switch (route) {
     case Route::http2:
-      start_http2_connection(worker, shared, std::move(socket), peer);
+      start_http2_connection(worker, shared, std::move(socket), peer, nullptr);
+      return;
+    case Route::http2_tls:
+      start_http2_connection(worker, shared, std::move(socket), peer, std::move(tls));
       return;
     case Route::plain_http:
       PlainHttpOnTlsPort::run(std::make_unique<PlainHttpOnTlsPort>(worker, shared, std::move(socket)));

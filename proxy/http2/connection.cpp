@@ -2,6 +2,7 @@
 
 #include "proxy/http/address_text.hpp"
 #include "proxy/http2/connection_state.hpp"
+#include "proxy/tls/server_context.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -50,14 +51,17 @@ void StreamTask::reset() {
   upstream = nullptr;
 }
 
-Connection::Connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket, std::string client_ip)
+Connection::Connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket, std::string client_ip,
+                       worker::Worker::TlsContext tls)
     : Expirable(worker.deadlines()),
       worker_(worker),
       shared_(shared),
       stream_(std::move(socket)),
+      tls_(std::move(tls)),
       client_ip_(std::move(client_ip)),
       session_(*this, settings_from(worker.snapshot())),
       write_wake_(stream_.get_executor()) {
+  if (tls_) stream_.use_tls(tls_->initial());
   worker_.register_client(*this);
   metrics::bump(worker_.counters().http2_connections);
 }
@@ -70,15 +74,22 @@ Connection::~Connection() {
 
 void Connection::start(std::unique_ptr<Connection> self) {
   Connection* connection = self.release();  // owned by its tasks from here (task_ended)
-  connection->running_ = 2;
-  connection->writing_ = true;
+  connection->running_ = 1;  // the reader; it starts the writer once the connection is up
   // Frames go out as soon as they are ready: HTTP/2 does its own batching.
   boost::system::error_code ignored;
   connection->stream_.socket().set_option(tcp::no_delay(true), ignored);
   connection->expires_after(connection->worker_.snapshot().timeouts.client_header);
-  auto executor = connection->stream_.get_executor();
-  asio::co_spawn(executor, connection->read_loop(), asio::detached);
-  asio::co_spawn(executor, connection->write_loop(), asio::detached);
+  asio::co_spawn(connection->stream_.get_executor(), connection->read_loop(), asio::detached);
+}
+
+asio::awaitable<bool> Connection::handshake() {
+  auto* layer = stream_.tls();
+  auto [ec] = co_await layer->async_handshake(asio::ssl::stream_base::server, nothrow);
+  if (ec) co_return false;
+  const unsigned char* protocol = nullptr;
+  unsigned int length = 0;
+  SSL_get0_alpn_selected(layer->native_handle(), &protocol, &length);
+  co_return std::string_view(reinterpret_cast<const char*>(protocol), length) == "h2";
 }
 
 void Connection::task_ended() {
@@ -115,6 +126,14 @@ void Connection::close_when_idle() {
 }
 
 asio::awaitable<void> Connection::read_loop() {
+  if (stream_.is_tls() && !co_await handshake()) {
+    close_socket();
+    task_ended();
+    co_return;
+  }
+  ++running_;
+  writing_ = true;
+  asio::co_spawn(stream_.get_executor(), write_loop(), asio::detached);
   for (;;) {
     auto [ec, read] = co_await stream_.async_read_some(asio::buffer(read_buffer_), nothrow);
     if (ec || closed_) break;  // the client left, or the connection was closed
@@ -247,9 +266,9 @@ void Connection::cancel(StreamTask& task) {
 }
 
 void start_http2_connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket,
-                            const tcp::endpoint& peer) {
+                            const tcp::endpoint& peer, worker::Worker::TlsContext tls) {
   Connection::start(std::make_unique<Connection>(worker, shared, std::move(socket),
-                                                 http::address_text(peer.address())));
+                                                 http::address_text(peer.address()), std::move(tls)));
 }
 
 }  // namespace keel::http2

@@ -44,8 +44,9 @@ struct StreamTask {
 
 class Connection final : public worker::Expirable, public worker::ClientHandle, public SessionEvents {
  public:
+  // With `tls`, the connection starts with a TLS handshake.
   Connection(worker::Worker& worker, worker::SharedState& shared, boost::asio::ip::tcp::socket socket,
-             std::string client_ip);
+             std::string client_ip, worker::Worker::TlsContext tls);
   ~Connection() override;
 
   // Starts the reader and the writer; the connection deletes itself when they
@@ -73,6 +74,9 @@ class Connection final : public worker::Expirable, public worker::ClientHandle, 
  private:
   void on_expired() override;
   boost::asio::awaitable<void> read_loop();
+  // TLS only: the handshake, under timeouts.client_header; false if it failed
+  // or did not choose h2.
+  boost::asio::awaitable<bool> handshake();
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> run_stream(StreamTask* task);
   void task_ended();  // deletes this after the last one
@@ -84,6 +88,7 @@ class Connection final : public worker::Expirable, public worker::ClientHandle, 
   worker::Worker& worker_;
   worker::SharedState& shared_;
   tls::Stream stream_;
+  worker::Worker::TlsContext tls_;  // keeps the certificates this connection started with
   std::string client_ip_;
   Session session_;
   std::array<std::uint8_t, 16 * 1024> read_buffer_;

@@ -3,6 +3,8 @@
 // connection that answers each request with a body in pieces and consumes
 // request DATA as a backend would take it. The first input byte splits the
 // rest into reads of 1 to 256 bytes, so frame boundaries fall anywhere.
+// The same bytes also go to the ClientHello reader that routes TLS connections
+// offering h2 (it must stay within its input, whatever the lengths say).
 // Checks, besides the sanitizers:
 // - every request head handed to the connection is one keel's HTTP/1.1 front
 //   door accepts as it is: the raw-head scan passes and the parser reads it
@@ -10,6 +12,7 @@
 // - the session keeps within its limits (open streams, header bytes).
 #include "proxy/http/head_parser.hpp"
 #include "proxy/http/request_guard.hpp"
+#include "proxy/http2/client_hello.hpp"
 #include "proxy/http2/first_bytes.hpp"
 #include "proxy/http2/session.hpp"
 #include "tests/fuzz/check.hpp"
@@ -65,6 +68,12 @@ class Events final : public http2::SessionEvents {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
+  const std::string_view raw(reinterpret_cast<const char*>(data), size);
+  const http2::HelloAlpn alpn = http2::inspect_client_hello(raw);
+  // Knowing more bytes never takes "need more" back to a verdict on fewer.
+  if (alpn != http2::HelloAlpn::need_more && size > 1)
+    KEEL_FUZZ_CHECK(http2::inspect_client_hello(raw.substr(0, size - 1)) != http2::HelloAlpn::offers_h2 ||
+                    alpn == http2::HelloAlpn::offers_h2);
   const std::size_t piece = 1 + data[0];
   std::string input(http2::kConnectionPreface);
   input.append(reinterpret_cast<const char*>(data + 1), size - 1);

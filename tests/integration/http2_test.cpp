@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 namespace keel::test {
 namespace {
@@ -145,6 +146,69 @@ TEST(Http2, PlainHttpToATlsListenerGets400) {
   EXPECT_EQ(backend.request_count(), 0u);
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
+}
+
+// A TLS listener for the tests below: certificates for "localhost" issued by a
+// CA the clients are told to trust; removed at the end.
+class TlsListener {
+ public:
+  explicit TlsListener(const std::string& backend, bool http2 = true)
+      : dir_(::testing::TempDir() + "keel-h2-alpn-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++)) {
+    std::filesystem::create_directories(dir_);
+    TestCertificateAuthority ca;
+    ca.write_certificate(dir_ + "/ca.crt");
+    const CertificateFiles files = ca.issue(dir_, "server", {"localhost"});
+    keel_.emplace("workers: 1\nlisteners:\n  - address: 127.0.0.1:0\n    http2: " + std::string(http2 ? "true" : "false") +
+                  "\n    tls: { certificate: \"" + files.certificate + "\", private_key: \"" + files.private_key +
+                  "\" }\npools:\n  - name: web\n    backends:\n      - { address: \"" + backend + "\" }\n");
+  }
+  ~TlsListener() {
+    keel_.reset();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  std::string url(const std::string& path) const {
+    return "https://localhost:" + keel_->address().substr(keel_->address().rfind(':') + 1) + path;
+  }
+  std::string ip_url(const std::string& path) const { return "https://" + keel_->address() + path; }
+  std::string ca() const { return dir_ + "/ca.crt"; }
+  std::string resolve() const {
+    return "localhost:" + keel_->address().substr(keel_->address().rfind(':') + 1) + ":127.0.0.1";
+  }
+
+ private:
+  static inline int counter_ = 0;
+  std::string dir_;
+  std::optional<KeelUnderTest> keel_;
+};
+
+TEST(Http2, TlsAlpnChoosesH2ForClientsThatOfferIt) {
+  TestBackend backend;
+  TlsListener tls(backend.address());
+  const auto h2 = run_client("/usr/bin/curl", {"-sS", "--http2", "--cacert", tls.ca(), "--resolve", tls.resolve(),
+                                                "-w", "\n%{http_version} %{http_code}", tls.url("/alpn")});
+  ASSERT_EQ(h2.exit_code, 0) << h2.err;
+  EXPECT_EQ(h2.out, "ok from backend\n2 200");
+  const auto seen = backend.next_request(5s);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->at("X-Forwarded-Proto"), "https");
+  // A client that offers only http/1.1 gets it, on the same listener.
+  const auto h1 = run_client("/usr/bin/curl", {"-sS", "--http1.1", "--cacert", tls.ca(), "--resolve", tls.resolve(),
+                                                "-w", "\n%{http_version} %{http_code}", tls.url("/alpn")});
+  ASSERT_EQ(h1.exit_code, 0) << h1.err;
+  EXPECT_EQ(h1.out, "ok from backend\n1.1 200");
+  // nghttp over TLS, several streams (it checks no certificate).
+  const auto nghttp = run_client("/usr/bin/nghttp", {"-n", "-s", tls.ip_url("/a"), tls.ip_url("/b")});
+  EXPECT_EQ(nghttp.exit_code, 0) << nghttp.err << nghttp.out;
+}
+
+TEST(Http2, TlsListenerWithHttp2OffOffersOnlyHttp11) {
+  TestBackend backend;
+  TlsListener tls(backend.address(), false);
+  const auto run = run_client("/usr/bin/curl", {"-sS", "--http2", "--cacert", tls.ca(), "--resolve", tls.resolve(),
+                                                 "-o", "/dev/null", "-w", "%{http_version} %{http_code}", tls.url("/")});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "1.1 200");
 }
 
 // The protocol in /metrics and in the access log.
