@@ -54,6 +54,14 @@ bool alpn_lists_h2(std::string_view extension) {
 }  // namespace
 
 HelloAlpn inspect_client_hello(std::string_view peeked) {
+  // What the first bytes already rule out is decided at once, so that garbage
+  // never waits for a record it announces: a handshake record, record version
+  // 3.x (SSL 3.0 to TLS 1.3 all start a hello so), a ClientHello in it.
+  const auto byte = [&](std::size_t at) { return static_cast<std::uint8_t>(peeked[at]); };
+  if (peeked.size() > 0 && byte(0) != kHandshakeRecord) return HelloAlpn::no_h2;
+  if (peeked.size() > 1 && byte(1) != 3) return HelloAlpn::no_h2;
+  if (peeked.size() > 2 && byte(2) > 4) return HelloAlpn::no_h2;
+  if (peeked.size() > 5 && byte(5) != kClientHello) return HelloAlpn::no_h2;
   if (peeked.size() < 5) return HelloAlpn::need_more;
   Reader record(peeked);
   if (record.number(1) != kHandshakeRecord) return HelloAlpn::no_h2;

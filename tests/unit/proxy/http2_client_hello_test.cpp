@@ -47,6 +47,10 @@ TEST(Http2ClientHello, AnythingElseIsNoH2) {
   EXPECT_EQ(inspect_client_hello("GET / HTTP/1.1\r\n"), HelloAlpn::no_h2);
   EXPECT_EQ(inspect_client_hello(std::string("\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00", 10)), HelloAlpn::no_h2);
   EXPECT_EQ(inspect_client_hello(std::string("\x16\x03\x01\xff\xff", 5)), HelloAlpn::no_h2);  // over 16 KiB
+  // Garbage announcing a long record is refused at once, not waited for.
+  EXPECT_EQ(inspect_client_hello(std::string(300, '\x16')), HelloAlpn::no_h2);
+  EXPECT_EQ(inspect_client_hello(std::string("\x16\x03\x01\x10\x00\x02", 6)), HelloAlpn::no_h2);  // not a ClientHello
+  EXPECT_EQ(inspect_client_hello(std::string("\x16\x03", 2)), HelloAlpn::need_more);
   // Lengths that overrun their record, at every truncation of a real hello's body.
   std::string hello = client_hello(std::string("\x02h2", 3));
   for (std::size_t cut = 5; cut < hello.size(); ++cut) {
