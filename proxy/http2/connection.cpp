@@ -227,8 +227,25 @@ asio::awaitable<void> Connection::run_stream(StreamTask* task) {
 
 void Connection::on_request_body(Stream& stream, std::string_view bytes) {
   auto* task = static_cast<StreamTask*>(stream.user);
-  task->request_body.append(bytes);
+  if (task->cancelled || task->body_too_large) {
+    session_.consume(stream, bytes.size());  // nobody forwards them: the window reopens now
+    return;
+  }
   task->request_body_bytes += bytes.size();
+  const std::uint64_t limit = worker_.snapshot().limits.max_body_bytes;
+  if (limit != 0 && task->request_body_bytes > limit) {
+    // 413 if the backend has not answered yet; the backend request is abandoned.
+    task->body_too_large = true;
+    session_.consume(stream, bytes.size());
+    if (!stream.response_submitted) {
+      if (task->buffers) task->buffers->record.answered(413);
+      session_.submit_error(stream, 413, "Payload Too Large\n");
+    }
+    cancel(*task);
+    wake_writer();
+    return;
+  }
+  task->request_body.append(bytes);
   task->body_ready.cancel();
 }
 

@@ -151,6 +151,13 @@ asio::awaitable<void> run_exchange(Connection& connection, StreamTask& task) {
     worker.buffers().release(std::move(task.buffers));
     co_return;
   }
+  if (limits.max_body_bytes != 0 && parser.content_length() && *parser.content_length() > limits.max_body_bytes) {
+    answer_error(connection, task, beast_http::status::payload_too_large, {});
+    task.body_too_large = true;  // what DATA still comes is dropped
+    log_request(connection, task);
+    worker.buffers().release(std::move(task.buffers));
+    co_return;
+  }
   task.chunked_upload = parser.chunked();
   const auto framing = parser.chunked()            ? http::Framing::chunked
                        : parser.content_length()   ? http::Framing::length

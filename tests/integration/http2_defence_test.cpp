@@ -9,7 +9,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 
 namespace keel::test {
 namespace {
@@ -95,6 +99,24 @@ TEST(Http2Defence, ZeroWindowStallIsResetAfterTheIdleTimeout) {
   EXPECT_EQ(result.at("status"), "200");
   EXPECT_EQ(result.at("reset"), "8");  // CANCEL
   EXPECT_TRUE(wait_until([&] { return backend.open_connection_count() == 0; }, 5s));
+}
+
+TEST(Http2Defence, BodiesPastMaxBodyBytesGet413) {
+  TestBackend backend;
+  KeelUnderTest keel(single_pool_config({backend.address()}, "limits:\n  max_body_bytes: 100000\n"));
+  // Announced: refused before a backend is chosen.
+  const std::string body_file = ::testing::TempDir() + "keel-h2-body-" + std::to_string(::getpid());
+  std::ofstream(body_file) << std::string(150'000, 'p');
+  const auto announced = run_client("/usr/bin/curl", {"-sS", "--http2-prior-knowledge", "--data-binary",
+                                                       "@" + body_file, "-o", "/dev/null", "-w",
+                                                       "%{http_code}", "http://" + keel.address() + "/up"});
+  std::remove(body_file.c_str());
+  EXPECT_EQ(announced.out, "413") << announced.err;
+  // Unannounced (no content-length): refused once the bytes pass the limit.
+  const auto streamed = h2_client("upload", keel.address(), "300000");
+  EXPECT_EQ(streamed.at("status"), "413");
+  EXPECT_EQ(backend.request_count(), 0u);
+  expect_still_serving(keel.address());
 }
 
 TEST(Http2Defence, AResetStreamCancelsItsBackendRequest) {

@@ -271,16 +271,20 @@ def mode_upload(address, size):
     c.flush()
     sent = 0
     stop = time.monotonic() + 10
-    while sent < size and time.monotonic() < stop and not c.closed:
-        window = min(c.conn.local_flow_control_window(sid), 10240, size - sent)
-        if window <= 0:
-            c.pump(lambda: c.conn.local_flow_control_window(sid) > 0, deadline=2)
-            continue
-        c.conn.send_data(sid, b"u" * window)
-        sent += window
+    try:
+        while sent < size and time.monotonic() < stop and not c.closed and sid not in c.ended and sid not in c.resets:
+            window = min(c.conn.local_flow_control_window(sid), 10240, size - sent)
+            if window <= 0:
+                c.pump(lambda: c.conn.local_flow_control_window(sid) > 0 or sid in c.ended or sid in c.resets,
+                       deadline=2)
+                continue
+            c.conn.send_data(sid, b"u" * window)
+            sent += window
+            c.flush()
+        c.conn.end_stream(sid)
         c.flush()
-    c.conn.end_stream(sid)
-    c.flush()
+    except h2.exceptions.StreamClosedError:
+        pass  # answered (413) before the whole body went
     c.pump(lambda: sid in c.ended or sid in c.resets)
     print("sent", sent)
     print("status", c.status.get(sid))
