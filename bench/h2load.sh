@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP/2 benchmark (issue #12): h2load against keel, nginx (http2 on) and HAProxy
+# HTTP/2 benchmark (issue #12): h2load against keel, nginx (listen ... http2) and HAProxy
 # (proto h2) in one run, each a one-worker reverse proxy in front of the same two
 # nginx backends (HTTP/1.1, keep-alive), over h2c (prior knowledge) and TLS (ALPN h2),
 # with -c64 -m10 and -c256 -m1. Prints one markdown table: requests/s and the
@@ -56,6 +56,10 @@ trap 'exit 130' INT TERM
 mkdir -p "$work/tmp"
 
 b1=$((port_base + 1)); b2=$((port_base + 2))
+# Two CPUs or more: load side (h2load, backends) on the first, the proxy on the
+# second, so that the proxy is the bottleneck and its CPU per request compares.
+pin_load=(); pin_proxy=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin_load=(taskset -c 0); pin_proxy=(taskset -c 1); fi
 user_line=""; [ "$(id -u)" = 0 ] && user_line="user root;"
 
 wait_port() {  # wait_port PORT: up to 5 s for a TCP listener
@@ -76,7 +80,7 @@ http {
   server { listen 127.0.0.1:$b1; listen 127.0.0.1:$b2; location / { return 200 "hello, world\n"; } }
 }
 CONF
-nginx -c "$work/backend.conf" -e "$work/backend.err" & pids+=($!)
+"${pin_load[@]}" nginx -c "$work/backend.conf" -e "$work/backend.err" & pids+=($!)
 wait_port "$b1" || die "backend did not start: $(cat "$work/backend.err" 2>/dev/null)"
 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 \
@@ -95,7 +99,7 @@ pools:
   - name: bench
     backends: [ { address: 127.0.0.1:$b1 }, { address: 127.0.0.1:$b2 } ]
 CONF
-  "$keel_bin" --config "$work/keel-$1.yaml" >"$work/keel-$1.log" 2>&1 & pid=$!
+  "${pin_proxy[@]}" "$keel_bin" --config "$work/keel-$1.yaml" >"$work/keel-$1.log" 2>&1 & pid=$!
 }
 start_nginx() {
   local ssl=""; [ "$2" = 1 ] && ssl="ssl"
@@ -105,11 +109,12 @@ worker_processes 1; daemon off; master_process off; pid $work/nginx-$1.pid; erro
 events { worker_connections 4096; }
 http {
   access_log off; keepalive_requests 1000000; http2_max_concurrent_streams 128;
+  # Debian 12's nginx 1.22: "listen ... http2" (the "http2 on" directive came in 1.25.1).
   client_body_temp_path $work/tmp/n-body; proxy_temp_path $work/tmp/n-proxy; fastcgi_temp_path $work/tmp/n-f;
   uwsgi_temp_path $work/tmp/n-u; scgi_temp_path $work/tmp/n-s;
   upstream backends { server 127.0.0.1:$b1; server 127.0.0.1:$b2; keepalive 512; }
   server {
-    listen 127.0.0.1:$1 $ssl; http2 on;
+    listen 127.0.0.1:$1 $ssl http2;
     ssl_certificate $work/cert.pem; ssl_certificate_key $work/key.pem;
     location / {
       proxy_pass http://backends; proxy_http_version 1.1; proxy_set_header Connection "";
@@ -120,7 +125,7 @@ http {
   }
 }
 CONF
-  nginx -c "$work/nginx-$1.conf" -e "$work/nginx-$1.err" & pid=$!
+  "${pin_proxy[@]}" nginx -c "$work/nginx-$1.conf" -e "$work/nginx-$1.err" & pid=$!
 }
 start_haproxy() {
   local bind="bind 127.0.0.1:$1 proto h2"
@@ -148,7 +153,7 @@ backend backends
   server b1 127.0.0.1:$b1
   server b2 127.0.0.1:$b2
 CONF
-  haproxy -db -f "$work/haproxy-$1.cfg" >"$work/haproxy-$1.log" 2>&1 & pid=$!
+  "${pin_proxy[@]}" haproxy -db -f "$work/haproxy-$1.cfg" >"$work/haproxy-$1.log" 2>&1 & pid=$!
 }
 
 # measure PROXY TLS CLIENTS STREAMS PORT: one fresh proxy, a short warm-up, one
@@ -159,10 +164,10 @@ measure() {
   local proxy_pid=$pid
   wait_port "$port" || { echo "failed(start)"; return; }
   url="http://127.0.0.1:$port/"; [ "$tls" = 1 ] && url="https://127.0.0.1:$port/"
-  h2load -n 2000 -c "$clients" -m "$streams" "$url" >/dev/null 2>&1
+  "${pin_load[@]}" h2load -n 2000 -c "$clients" -m "$streams" "$url" >/dev/null 2>&1
   local before after out
   before=$(cpu_ticks "$proxy_pid")
-  out=$(h2load -n "$requests" -c "$clients" -m "$streams" "$url" 2>&1)
+  out=$("${pin_load[@]}" h2load -n "$requests" -c "$clients" -m "$streams" "$url" 2>&1)
   after=$(cpu_ticks "$proxy_pid")
   kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null
   local rps ok failed errored
