@@ -132,7 +132,6 @@ asio::awaitable<void> Connection::read_loop() {
     co_return;
   }
   ++running_;
-  writing_ = true;
   asio::co_spawn(stream_.get_executor(), write_loop(), asio::detached);
   for (;;) {
     auto [ec, read] = co_await stream_.async_read_some(asio::buffer(read_buffer_), nothrow);
@@ -173,7 +172,6 @@ asio::awaitable<void> Connection::write_loop() {
     }
     refresh_deadline();
   }
-  writing_ = false;
   if (!closed_) {
     // Our side is done: FIN after the last frame; the reader drops what
     // still comes until the client closes or kLinger passes.

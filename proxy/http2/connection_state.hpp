@@ -97,7 +97,6 @@ class Connection final : public worker::Expirable, public worker::ClientHandle, 
   std::vector<std::unique_ptr<StreamTask>> free_tasks_;
   std::vector<StreamTask*> active_;  // exchanges running
   std::size_t running_ = 0;  // the reader, the writer and the stream exchanges
-  bool writing_ = false;
   bool draining_ = false;  // no more input for the session: lingering before the close
   bool closed_ = false;
 };
