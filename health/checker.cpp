@@ -34,6 +34,7 @@ struct Checker::Impl : std::enable_shared_from_this<Checker::Impl> {
     std::uint64_t probe = 0;  // the probe in flight; 0: none
     bool overdue = false;     // the next probe came due while one was running
     std::optional<Clock::time_point> last_start{};
+    std::optional<CheckReport> last_report{};
   };
 
   Impl(Prober& p, Scheduler& s, OnChange c, std::uint32_t seed)
@@ -55,6 +56,7 @@ struct Checker::Impl : std::enable_shared_from_this<Checker::Impl> {
   void start_probe(std::uint64_t id, Target& t);
   void on_result(std::uint64_t id, std::uint64_t generation, std::uint64_t probe,
                  ProbeResult result);
+  void record_report(Target& t, const ProbeResult& result);
   Clock::duration first_delay(std::chrono::milliseconds interval);
   Clock::duration next_delay(std::chrono::milliseconds interval);
 
@@ -154,6 +156,7 @@ void Checker::Impl::on_result(std::uint64_t id, std::uint64_t generation, std::u
   Target* t = find(id, generation);
   if (t == nullptr || t->probe != probe) return;  // stale, or a second call of done
   t->probe = 0;
+  record_report(*t, result);
   const auto changed = t->tracker.record(result.passed);
   // Report before starting an overdue probe, so that changes are reported in the
   // order of the results even if that probe completes at once.
@@ -163,6 +166,18 @@ void Checker::Impl::on_result(std::uint64_t id, std::uint64_t generation, std::u
     if (t == nullptr) return;
   }
   if (t->overdue && t->probe == 0) start_probe(id, *t);
+}
+
+void Checker::Impl::record_report(Target& t, const ProbeResult& result) {
+  const auto now = scheduler.now();
+  std::uint32_t consecutive = 1;
+  if (t.last_report && t.last_report->passed == result.passed)
+    consecutive = std::max(t.last_report->consecutive, t.last_report->consecutive + 1);  // saturates
+  t.last_report = CheckReport{.at = now,
+                              .passed = result.passed,
+                              .detail = result.detail,
+                              .latency = t.last_start ? now - *t.last_start : Clock::duration::zero(),
+                              .consecutive = consecutive};
 }
 
 Clock::duration Checker::Impl::first_delay(std::chrono::milliseconds interval) {
@@ -196,6 +211,12 @@ void Checker::remove_pool(const std::string& pool) {
 Health Checker::health(std::uint64_t backend_id) const {
   const auto it = impl_->targets.find(backend_id);
   return it == impl_->targets.end() ? Health::unknown : it->second.tracker.state();
+}
+
+std::optional<CheckReport> Checker::last_check(std::uint64_t backend_id) const {
+  const auto it = impl_->targets.find(backend_id);
+  if (it == impl_->targets.end()) return std::nullopt;
+  return it->second.last_report;
 }
 
 void Checker::stop() {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,7 @@ class ProbeTransport {
   virtual ~ProbeTransport() = default;
 };
 
-// A pool's `health_check` settings (INTERFACE.md).
+// A pool's `health_check` settings (docs/configuration.md).
 struct CheckSettings {
   std::string path = "/healthz";
   std::chrono::milliseconds interval{2000};
@@ -48,7 +49,7 @@ struct ProbeTarget {
 
 struct ProbeResult {
   bool passed = false;
-  std::string detail;  // for logs: "status 500", "connection refused", "timed out after 1000ms"
+  std::string detail;  // for logs and the API: "status 500", "connection refused", "timeout after 1s"
 };
 
 // Probes one backend once.
@@ -75,6 +76,17 @@ class Scheduler {
   // Runs `fn` once on the scheduler's thread, `delay` from now (a delay <= 0: as soon
   // as possible), never from within call_after itself.
   virtual void call_after(Clock::duration delay, std::function<void()> fn) = 0;
+};
+
+// The latest completed probe of a backend, as the admin API shows it.
+struct CheckReport {
+  Scheduler::Clock::time_point at{};     // when the result arrived
+  bool passed = false;
+  std::string detail;                    // ProbeResult::detail
+  Scheduler::Clock::duration latency{};  // from the start of the probe to its result
+  std::uint32_t consecutive = 0;         // results in a row like this one, itself included
+
+  bool operator==(const CheckReport&) const = default;
 };
 
 // Probes the backends of any number of pools and turns the results into health.
@@ -118,6 +130,9 @@ class Checker {
 
   // Unknown for an id that is not checked.
   Health health(std::uint64_t backend_id) const;
+  // nullopt for an id that is not checked or has no completed probe yet. A kept
+  // target (set_targets) keeps its report; a removed one loses it.
+  std::optional<CheckReport> last_check(std::uint64_t backend_id) const;
 
   // Forgets every target and probes nothing more; final.
   void stop();

@@ -56,16 +56,35 @@ std::optional<Health> ThresholdTracker::record(bool passed) {
 PassiveTracker::PassiveTracker(std::uint32_t max_fails, Clock::duration fail_timeout)
     : max_fails_(max_fails), fail_timeout_(std::max(fail_timeout, Clock::duration::zero())) {}
 
-void PassiveTracker::record_success() { consecutive_failures_ = 0; }
+std::string describe(const EjectionCause& cause) {
+  const auto count = [](std::uint32_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  std::string text;
+  if (cause.connect_failures > 0) text = count(cause.connect_failures, "connect failure", "connect failures");
+  if (cause.timeouts > 0) {
+    if (!text.empty()) text += ", ";
+    text += count(cause.timeouts, "timeout", "timeouts");
+  }
+  return text;
+}
 
-bool PassiveTracker::record_failure(Clock::time_point now) {
+void PassiveTracker::record_success() {
+  consecutive_failures_ = 0;
+  run_ = {};
+}
+
+bool PassiveTracker::record_failure(Clock::time_point now, LiveFailure kind) {
   if (max_fails_ == 0) return false;
   // Requests sent before the ejection may still fail while it lasts; they say
   // nothing new, so they neither extend it nor count towards the next one.
   if (is_ejected(now)) return false;
   bump(consecutive_failures_);
+  bump(kind == LiveFailure::timeout ? run_.timeouts : run_.connect_failures);
   if (consecutive_failures_ < max_fails_) return false;
   consecutive_failures_ = 0;  // after expiry the count starts fresh
+  ejection_cause_ = run_;
+  run_ = {};
   // Saturate rather than overflow for an absurd fail_timeout.
   ejected_until_ = now <= Clock::time_point::max() - fail_timeout_ ? now + fail_timeout_
                                                                    : Clock::time_point::max();

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 namespace keel::health {
 
@@ -40,6 +41,21 @@ class ThresholdTracker {
 // neither extend the ejection nor count towards the next one, and a success does
 // not end it early. After it expires the count starts from zero. A negative
 // fail_timeout counts as zero.
+//
+// The failures of the run that ejected the backend are kept by kind, so that the
+// admin API can say why ("3 connect failures", "2 timeouts, 1 connect failure").
+enum class LiveFailure { connect, timeout };
+
+struct EjectionCause {
+  std::uint32_t connect_failures = 0;
+  std::uint32_t timeouts = 0;
+
+  bool operator==(const EjectionCause&) const = default;
+};
+
+// "3 connect failures", "1 timeout", "2 connect failures, 1 timeout".
+std::string describe(const EjectionCause& cause);
+
 class PassiveTracker {
  public:
   using Clock = std::chrono::steady_clock;
@@ -48,16 +64,20 @@ class PassiveTracker {
 
   void record_success();
   // Returns true when this failure ejected the backend.
-  bool record_failure(Clock::time_point now);
+  bool record_failure(Clock::time_point now, LiveFailure kind = LiveFailure::connect);
   // Ejected while now < ejected_until().
   bool is_ejected(Clock::time_point now) const;
   // The deadline of the latest ejection, kept after it passes; nullopt if never ejected.
   std::optional<Clock::time_point> ejected_until() const;
+  // The failures that caused the latest ejection; zeros if never ejected.
+  const EjectionCause& ejection_cause() const { return ejection_cause_; }
 
  private:
   std::uint32_t max_fails_;
   Clock::duration fail_timeout_;
   std::uint32_t consecutive_failures_ = 0;
+  EjectionCause run_{};  // the current run of failures, by kind
+  EjectionCause ejection_cause_{};
   std::optional<Clock::time_point> ejected_until_;
 };
 

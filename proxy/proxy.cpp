@@ -8,7 +8,10 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include <cstdio>
 #include <future>
+
+#include <unistd.h>
 
 namespace keel {
 
@@ -30,12 +33,24 @@ Proxy::~Proxy() {
 
 void Proxy::start() {
   server_->start();
-  control_plane_->start();
+  control_plane_->start(cluster_instance());
   if (admin_server_) admin_server_->start();
   control_thread_ = std::thread([this] {
     auto work = boost::asio::make_work_guard(control_io_);
     control_io_.run();
   });
+}
+
+// The config's cluster.instance, else hostname + ":" + the admin port (the
+// loader requires instance when there is no admin listener).
+std::string Proxy::cluster_instance() const {
+  const auto& cluster = control_plane_->config().cluster;
+  if (!cluster) return {};
+  if (!cluster->instance.empty()) return cluster->instance;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "keel");
+  const auto admin = admin_endpoint();
+  return std::string(host) + ":" + std::to_string(admin ? admin->port() : 0);
 }
 
 const std::vector<boost::asio::ip::tcp::endpoint>& Proxy::endpoints() const { return server_->endpoints(); }

@@ -56,6 +56,8 @@ class Proxy {
   Server& server() { return *server_; }
 
  private:
+  std::string cluster_instance() const;
+
   std::string config_path_;
   boost::asio::io_context control_io_{1};
   std::unique_ptr<Server> server_;

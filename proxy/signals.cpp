@@ -3,6 +3,7 @@
 #include "proxy/control/control_plane.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/proxy.hpp"
+#include "proxy/service_notify.hpp"
 
 #include <csignal>
 
@@ -50,6 +51,7 @@ void ProcessSignals::stop(int signal) {
     return;
   }
   stopping_ = true;
+  service::stopping();
   log::info("signal " + name + ": finishing in-flight requests, then exiting");
   // The running config's value: a reload may have changed it since the start.
   proxy_.stop(proxy_.control_plane().config().timeouts.shutdown);
@@ -61,7 +63,9 @@ void ProcessSignals::reload() {
     return;
   }
   log::info("signal SIGHUP: reloading " + config_path_);
+  service::reloading();
   proxy_.reload();
+  service::ready();  // applied or rejected, keel serves (the running config stays)
 }
 
 void ProcessSignals::reopen_logs() {

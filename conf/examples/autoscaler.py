@@ -38,7 +38,7 @@ def log(message):
 
 
 class Admin:
-    """The keel admin API (INTERFACE.md "Admin API")."""
+    """The keel admin API (docs/admin-api.md)."""
 
     def __init__(self, address, token):
         self.base = "http://" + address

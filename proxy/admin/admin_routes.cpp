@@ -1,5 +1,6 @@
 #include "proxy/admin/admin_routes.hpp"
 
+#include "proxy/admin/dashboard.hpp"
 #include "proxy/admin/json_codec.hpp"
 #include "proxy/metrics/exposition.hpp"
 
@@ -90,6 +91,7 @@ std::string_view default_message(int status) {
     case 400: return "bad request";
     case 404: return "not found";
     case 409: return "conflict";
+    case 503: return "unavailable";
     default: return "internal error";
   }
 }
@@ -97,13 +99,26 @@ std::string_view default_message(int status) {
 // The answer to a change: the contract's success status with the pool as it is now, or
 // the control plane's error. The route, not the control plane, owns the success code.
 AdminResponse answer_change(const Outcome& outcome, int success_status, std::string_view pool_name,
-                            const PoolAdmin& admin) {
+                            const PoolAdmin& admin,
+                            std::vector<std::pair<std::string, std::string>> success_headers = {}) {
+  if (outcome.pending)
+    return AdminResponse{.status = 202, .body = {}, .headers = {}, .text = std::nullopt, .content_type = {},
+                         .deferred = DeferredAnswer{.change = outcome.pending,
+                                                    .success_status = success_status,
+                                                    .pool = std::string(pool_name),
+                                                    .success_headers = std::move(success_headers)}};
   if (!outcome.ok()) {
     const int status = outcome.status >= 400 && outcome.status <= 599 ? outcome.status : 500;
-    return error(status, outcome.error.empty() ? default_message(status) : std::string_view(outcome.error));
+    AdminResponse response =
+        error(status, outcome.error.empty() ? default_message(status) : std::string_view(outcome.error));
+    if (status == 503 && outcome.retry_after_seconds > 0)
+      response.headers.emplace_back("Retry-After", std::to_string(outcome.retry_after_seconds));
+    return response;
   }
   const auto pool = admin.pool(pool_name);
-  return reply(success_status, pool ? to_json(*pool) : json::object{});
+  AdminResponse response = reply(success_status, pool ? to_json(*pool) : json::object{});
+  response.headers = std::move(success_headers);
+  return response;
 }
 
 std::string unknown_pool(std::string_view name) { return "unknown pool '" + std::string(name) + "'"; }
@@ -181,6 +196,14 @@ std::optional<AdminResponse> AdminRoutes::refuse_unauthorized(const AdminRequest
   return std::nullopt;
 }
 
+AdminResponse AdminRoutes::complete(const DeferredAnswer& deferred, const Outcome& outcome,
+                                   const PoolAdmin& admin) const {
+  Outcome final_outcome = outcome;
+  final_outcome.pending = nullptr;
+  if (final_outcome.ok()) final_outcome.status = deferred.success_status;
+  return answer_change(final_outcome, deferred.success_status, deferred.pool, admin, deferred.success_headers);
+}
+
 AdminResponse AdminRoutes::handle(const AdminRequest& request, PoolAdmin& admin) const {
   if (auto refused = refuse_unauthorized(request)) return std::move(*refused);
   const auto segments = decode_path(request.target);
@@ -194,12 +217,19 @@ AdminResponse AdminRoutes::handle(const AdminRequest& request, PoolAdmin& admin)
     if (!is_read) return method_not_allowed(kAllowRead);
     return reply(200, json::object{{"status", "ok"}});
   }
-  // Open like /healthz (INTERFACE.md asks the token of /api/ only, as nginx and Envoy
+  // Open like /healthz (the token guards /api/ only, docs/admin-api.md, as nginx and Envoy
   // leave stats open on their admin port): the admin address is the access control.
   if (path.size() == 1 && path[0] == "metrics") {
     if (!is_read) return method_not_allowed(kAllowRead);
     return AdminResponse{.status = 200, .body = {}, .headers = {}, .text = admin.metrics_text(),
                          .content_type = metrics::kExpositionContentType};
+  }
+  if (auto page = dashboard_response(path, method)) return std::move(*page);
+  if (path.size() == 3 && path[0] == "api" && path[1] == "v1" && path[2] == "cluster") {
+    if (!is_read) return method_not_allowed(kAllowRead);
+    const auto cluster = admin.cluster();
+    if (!cluster) return error(404, "cluster mode is off (no 'cluster' section in the config)");
+    return reply(200, to_json(*cluster));
   }
   if (path.size() < 3 || path[0] != "api" || path[1] != "v1" || path[2] != "pools") return not_found();
   if (path.size() == 3) {
@@ -226,12 +256,10 @@ AdminResponse AdminRoutes::handle(const AdminRequest& request, PoolAdmin& admin)
     if (method == "POST") {
       const auto parsed = parse_backend(request.body);
       if (!parsed.ok()) return error(400, parsed.error);
-      AdminResponse response = answer_change(admin.add_backend(pool, parsed.value), 201, pool, admin);
-      if (response.status == 201) {
-        response.headers.emplace_back("Location", "/api/v1/pools/" + encode_path_segment(pool) + "/backends/" +
-                                                      encode_path_segment(parsed.value.address));
-      }
-      return response;
+      std::vector<std::pair<std::string, std::string>> location{
+          {"Location", "/api/v1/pools/" + encode_path_segment(pool) + "/backends/" +
+                           encode_path_segment(parsed.value.address)}};
+      return answer_change(admin.add_backend(pool, parsed.value), 201, pool, admin, std::move(location));
     }
     if (method == "PUT") {
       const auto parsed = parse_backend_list(request.body);

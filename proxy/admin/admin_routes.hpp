@@ -1,4 +1,4 @@
-// The admin API's routes (INTERFACE.md "Admin API") as a pure function of one request:
+// The admin API's routes (docs/admin-api.md) as a pure function of one request:
 // no sockets, so every status code of the contract is unit-testable. AdminServer feeds it.
 #pragma once
 
@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,15 @@ struct AdminRequest {
   std::optional<std::string_view> authorization{};  // the Authorization field, if sent
 };
 
+// A change that has not ended yet (cluster mode): the server waits for
+// `change`, then asks AdminRoutes::complete for the answer.
+struct DeferredAnswer {
+  std::shared_ptr<PendingChange> change;
+  int success_status = 200;
+  std::string pool;
+  std::vector<std::pair<std::string, std::string>> success_headers;  // Location of an added backend
+};
+
 struct AdminResponse {
   int status = 200;
   boost::json::value body{};  // a JSON object; {"error": "..."} for 4xx/5xx
@@ -29,6 +39,7 @@ struct AdminResponse {
   // When set, sent instead of `body`, with this Content-Type (/metrics).
   std::optional<std::string> text{};
   std::string_view content_type{};
+  std::optional<DeferredAnswer> deferred{};  // set: not the answer yet, see DeferredAnswer
 };
 
 // The bearer-token check. Keeps only a SHA-256 digest of the token and compares digests
@@ -56,6 +67,9 @@ class AdminRoutes {
   // Control thread. Answers one request, calling `admin` synchronously for changes.
   // Throws only what `admin` throws.
   AdminResponse handle(const AdminRequest& request, PoolAdmin& admin) const;
+
+  // The answer to a deferred change once it has ended with `outcome`.
+  AdminResponse complete(const DeferredAnswer& deferred, const Outcome& outcome, const PoolAdmin& admin) const;
 
   // The 401 for a request that lacks a valid token where one is needed, from its
   // target and Authorization alone (the body is ignored): the server asks this once

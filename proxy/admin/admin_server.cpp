@@ -20,13 +20,13 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <openssl/crypto.h>
 
 #include <array>
 #include <exception>
 #include <list>
+#include <optional>
 #include <stdexcept>
 #include <tuple>
 #include <utility>
@@ -116,6 +116,8 @@ class AdminServer::State::Connection {
   // Answers a request whose body is not read (401, 413) or that could not be read
   // (400, 413, 431), and closes.
   asio::awaitable<void> refuse(const AdminResponse& response, unsigned version);
+  // A deferred change's outcome (cluster mode).
+  asio::awaitable<Outcome> wait_for(std::shared_ptr<PendingChange> change);
   asio::awaitable<bool> write(unsigned version, int status, std::string_view content_type, const std::string& body,
                               const std::vector<std::pair<std::string, std::string>>& headers, bool keep_alive,
                               bool head_request);
@@ -220,6 +222,11 @@ asio::awaitable<void> AdminServer::State::Connection::answer(const Request& requ
                " failed: " + e.what());
     response = AdminResponse{.status = 500, .body = error_json("internal error")};
   }
+  if (response.deferred) {
+    const DeferredAnswer deferred = std::move(*response.deferred);
+    const Outcome outcome = co_await wait_for(deferred.change);
+    response = state_->routes.complete(deferred, outcome, state_->admin);
+  }
   const bool head_request = request.method() == beast_http::verb::head;
   // No conditional expression yielding a temporary here: GCC 12 coroutines mishandle them.
   std::string_view content_type = "application/json";
@@ -228,7 +235,7 @@ asio::awaitable<void> AdminServer::State::Connection::answer(const Request& requ
     content_type = response.content_type;
     body = std::move(*response.text);
   } else {
-    body = boost::json::serialize(response.body);
+    body = json_text(response.body);
     body += '\n';
   }
   const bool written = co_await write(request.version(), response.status, content_type, body,
@@ -237,6 +244,26 @@ asio::awaitable<void> AdminServer::State::Connection::answer(const Request& requ
     keep_alive = false;
     stream_.close();
   }
+}
+
+// The timer is the coroutine's wake-up: the change's callback records the
+// outcome and cancels it. Shared, so a late callback finds it alive.
+asio::awaitable<Outcome> AdminServer::State::Connection::wait_for(std::shared_ptr<PendingChange> change) {
+  struct Waiting {
+    explicit Waiting(asio::io_context& io) : timer(io, asio::steady_timer::time_point::max()) {}
+    asio::steady_timer timer;
+    std::optional<Outcome> outcome;
+  };
+  auto waiting = std::make_shared<Waiting>(state_->control);
+  change->when_done([waiting](Outcome outcome) {
+    waiting->outcome = std::move(outcome);
+    waiting->timer.cancel();
+  });
+  while (!waiting->outcome) {
+    co_await waiting->timer.async_wait(nothrow);  // cancelled by the change, or by nothing
+    if (!waiting->outcome && state_->stopped) co_return Outcome{.status = 503, .error = "keel is stopping"};
+  }
+  co_return std::move(*waiting->outcome);
 }
 
 asio::awaitable<bool> AdminServer::State::Connection::write(
@@ -261,7 +288,7 @@ asio::awaitable<bool> AdminServer::State::Connection::write(
 // destructor (here a json::value, a vector) passed to a coroutine in a co_await
 // expression; the frame was resumed broken (SIGILL).
 asio::awaitable<void> AdminServer::State::Connection::refuse(const AdminResponse& response, unsigned version) {
-  std::string body = boost::json::serialize(response.body);
+  std::string body = json_text(response.body);
   body += '\n';
   const bool written =
       co_await write(version, response.status, "application/json", body, response.headers, false, false);

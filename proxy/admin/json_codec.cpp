@@ -7,7 +7,10 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <optional>
+#include <system_error>
 #include <utility>
 
 namespace keel::admin {
@@ -201,7 +204,7 @@ std::string_view to_string(AdminState state) {
 }
 
 json::object to_json(const BackendInfo& backend) {
-  return json::object{
+  json::object object{
       {"address", backend.address},
       {"weight", backend.weight},
       {"state", backend.state},
@@ -209,6 +212,18 @@ json::object to_json(const BackendInfo& backend) {
       {"active_requests", backend.active_requests},
       {"total_requests", backend.total_requests},
   };
+  if (const auto& check = backend.check) {
+    object["check"] = json::object{
+        {"last", check->last},
+        {"result", check->passed ? "pass" : "fail"},
+        {"detail", check->detail},
+        {"latency_ms", check->latency_ms},
+        {"consecutive", check->consecutive},
+    };
+  }
+  if (const auto& ejected = backend.ejected)
+    object["ejected"] = json::object{{"until", ejected->until}, {"reason", ejected->reason}};
+  return object;
 }
 
 json::object to_json(const PoolInfo& pool) {
@@ -223,12 +238,31 @@ json::object to_json(const PoolInfo& pool) {
 }
 
 json::object to_json(const AutoscaleInfo& autoscale) {
-  return json::object{
+  json::object out{
       {"current", autoscale.current},
       {"desired", autoscale.desired},
       {"observed_concurrency", autoscale.observed_concurrency},
       {"mode", autoscale.mode},
   };
+  if (!autoscale.decided_by.empty()) out["decided_by"] = autoscale.decided_by;
+  return out;
+}
+
+json::object to_json(const ClusterInfo& cluster) {
+  json::array instances;
+  for (const auto& instance : cluster.instances)
+    instances.push_back(json::object{{"instance", instance.instance},
+                                     {"applied_revision", instance.applied_revision},
+                                     {"started", instance.started}});
+  json::object out{{"instance", cluster.instance}};
+  out["leader"] = cluster.leader.empty() ? json::value(nullptr) : json::value(cluster.leader);
+  out["etcd"] = json::object{{"connected", cluster.connected},
+                             {"revision", cluster.revision},
+                             {"endpoint", cluster.endpoint}};
+  out["applied_revision"] = cluster.applied_revision;
+  out["stale"] = cluster.stale;
+  out["instances"] = std::move(instances);
+  return out;
 }
 
 json::object to_json(const std::vector<PoolInfo>& pools) {
@@ -239,5 +273,68 @@ json::object to_json(const std::vector<PoolInfo>& pools) {
 }
 
 json::object error_json(std::string_view message) { return json::object{{"error", message}}; }
+
+namespace {
+
+// Shortest fixed notation that reads back as the same double, with ".0" on whole
+// numbers so that a fraction-bearing field keeps looking like one.
+void append_decimal(double number, std::string& out) {
+  if (!std::isfinite(number)) {
+    out += "null";
+    return;
+  }
+  char buffer[512];  // the longest fixed double (about 1.8e308) has 309 digits
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number, std::chars_format::fixed);
+  if (ec != std::errc{}) {
+    out += json::serialize(json::value(number));  // cannot happen with this buffer; stay valid JSON
+    return;
+  }
+  const std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
+  out += text;
+  if (text.find('.') == std::string_view::npos) out += ".0";
+}
+
+void append_json(const json::value& value, std::string& out) {
+  switch (value.kind()) {
+    case json::kind::double_:
+      append_decimal(value.get_double(), out);
+      return;
+    case json::kind::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& field : value.get_object()) {
+        if (!first) out += ',';
+        first = false;
+        out += json::serialize(json::string_view(field.key()));
+        out += ':';
+        append_json(field.value(), out);
+      }
+      out += '}';
+      return;
+    }
+    case json::kind::array: {
+      out += '[';
+      bool first = true;
+      for (const json::value& item : value.get_array()) {
+        if (!first) out += ',';
+        first = false;
+        append_json(item, out);
+      }
+      out += ']';
+      return;
+    }
+    default:
+      out += json::serialize(value);  // strings, integers, booleans, null: Boost's text is plain
+      return;
+  }
+}
+
+}  // namespace
+
+std::string json_text(const json::value& value) {
+  std::string out;
+  append_json(value, out);
+  return out;
+}
 
 }  // namespace keel::admin

@@ -1,4 +1,4 @@
-// Boost.JSON <-> the admin API's views (INTERFACE.md "Admin API"). Parsing is strict:
+// Boost.JSON <-> the admin API's views (docs/admin-api.md). Parsing is strict:
 // unknown fields, wrong types and out-of-range values are refused with a message meant
 // for the client, every problem of a body at once ("; "-separated).
 #pragma once
@@ -41,15 +41,23 @@ Parsed<BackendPatch> parse_patch(std::string_view body);
 std::string_view to_string(AdminState state);
 
 // {"address", "weight", "state", "health", "active_requests", "total_requests"}, in
-// that order.
+// that order, then "check" and "ejected" when set.
 boost::json::object to_json(const BackendInfo& backend);
 // {"name", "balance", "backends": [...]}.
 boost::json::object to_json(const PoolInfo& pool);
 // {"current", "desired", "observed_concurrency", "mode"} (the pool is in the URL).
 boost::json::object to_json(const AutoscaleInfo& autoscale);
+// GET /api/v1/cluster.
+boost::json::object to_json(const ClusterInfo& cluster);
 // {"pools": [...]}.
 boost::json::object to_json(const std::vector<PoolInfo>& pools);
 // {"error": message}.
 boost::json::object error_json(std::string_view message);
+
+// The JSON text of `value`, as boost::json::serialize writes it except for
+// numbers with a fraction: plain decimals ("32.0", "0.25", "1500.0") where Boost
+// writes "3.2E1"; NaN and infinities, which JSON cannot hold, become null.
+// Integers stay integers ("0"). Every JSON answer and webhook body goes through it.
+std::string json_text(const boost::json::value& value);
 
 }  // namespace keel::admin

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -8,14 +10,31 @@
 
 namespace keel::admin {
 
-// A backend as the admin API shows it (INTERFACE.md "A backend as JSON").
+// The latest active check of a backend (docs/health.md).
+struct CheckInfo {
+  std::string last;    // when its result arrived, UTC, "2026-12-04T17:00:00Z"
+  bool passed = false;  // "result": "pass" | "fail"
+  std::string detail;  // "status 503", "connection refused", "timeout after 1s"...
+  double latency_ms = 0;
+  std::uint32_t consecutive = 0;  // results in a row like this one
+};
+
+// A backend kept out by passive checks on at least one worker.
+struct EjectionInfo {
+  std::string until;   // UTC, like CheckInfo::last
+  std::string reason;  // "3 connect failures"
+};
+
+// A backend as the admin API shows it (docs/admin-api.md "A backend").
 struct BackendInfo {
   std::string address;
   std::uint32_t weight = 1;
   std::string state;   // "active" | "draining"
-  std::string health;  // "healthy" | "unhealthy" | "unknown"
+  std::string health;  // "healthy" | "unhealthy" | "unknown" | "unchecked" (no active checks)
   std::uint64_t active_requests = 0;
   std::uint64_t total_requests = 0;
+  std::optional<CheckInfo> check{};       // checked pools, once a check has completed
+  std::optional<EjectionInfo> ejected{};  // while passive checks keep it out
 };
 
 struct PoolInfo {
@@ -32,6 +51,24 @@ struct AutoscaleInfo {
   std::uint32_t desired = 0;
   double observed_concurrency = 0;  // average in-flight + waiting over the deciding window
   std::string mode;                 // "stable" | "panic"
+  std::string decided_by;           // cluster mode: the instance that decided; empty otherwise
+};
+
+// GET /api/v1/cluster.
+struct ClusterInfo {
+  struct Instance {
+    std::string instance;
+    std::int64_t applied_revision = 0;
+    std::string started;
+  };
+  std::string instance;
+  std::string leader;  // empty: none known (shown as null)
+  bool connected = false;
+  bool stale = false;  // serving the local cache, not yet confirmed by etcd
+  std::int64_t revision = 0;  // newest etcd revision seen
+  std::int64_t applied_revision = 0;
+  std::string endpoint;
+  std::vector<Instance> instances;
 };
 
 // A backend in a POST or PUT body.
@@ -42,11 +79,26 @@ struct BackendRequest {
 
 enum class AdminState { active, draining };
 
+struct Outcome;
+
+// A change that ends later (cluster mode: once etcd took it and this instance
+// applied it from the watch).
+class PendingChange {
+ public:
+  virtual ~PendingChange() = default;
+  // Calls `done` once, on the control thread, with the final outcome (never
+  // itself pending); at once if it has already ended.
+  virtual void when_done(std::function<void(Outcome)> done) = 0;
+};
+
 // How a change ended: `status` is the HTTP status to answer (201, 200, 202 on
-// success; 400, 404, 409, 500 with `error` set otherwise).
+// success; 400, 404, 409, 500, 503 with `error` set otherwise), unless
+// `pending` is set: then the change has not ended yet and `pending` tells.
 struct Outcome {
   int status = 200;
   std::string error;
+  std::shared_ptr<PendingChange> pending = nullptr;
+  int retry_after_seconds = 0;  // 503: when to try again (Retry-After)
 
   bool ok() const { return status >= 200 && status < 300; }
 };
@@ -83,6 +135,9 @@ class PoolAdmin {
 
   // GET /metrics: the whole page in Prometheus text format 0.0.4.
   virtual std::string metrics_text() const = 0;
+
+  // GET /api/v1/cluster: nullopt when cluster mode is off (404).
+  virtual std::optional<ClusterInfo> cluster() const { return std::nullopt; }
 };
 
 }  // namespace keel::admin

@@ -45,6 +45,22 @@ std::optional<std::uint16_t> parse_port(std::string_view text, std::uint16_t low
   return static_cast<std::uint16_t>(port);
 }
 
+// What to write instead of "scheme://rest": rest's host:port ("http://10.0.0.1:80/x"
+// gives 10.0.0.1:80; "http://app" gives app:80, the port the scheme implies),
+// and for https where TLS is set instead. "host:port" when rest has no host.
+std::string without_scheme(std::string_view scheme, std::string_view rest) {
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+  const bool clean = !rest.empty() && rest.find_first_of(" \t\\\"'") == std::string_view::npos;
+  std::string suggestion = clean ? std::string(rest) : std::string("host:port");
+  const bool has_port = clean && (rest.front() == '[' ? rest.find("]:") != std::string_view::npos
+                                                     : rest.find(':') != std::string_view::npos);
+  const bool https = scheme == "https" || scheme == "HTTPS";
+  if (clean && !has_port && (https || scheme == "http" || scheme == "HTTP")) suggestion += https ? ":443" : ":80";
+  if (https) suggestion += " (HTTPS is set with 'tls', not in the address)";
+  return suggestion;
+}
+
 // What a host:port must not contain, checked before the colons are counted: a
 // header injected after the port ("127.0.0.1:80\r\nX: y") or a URL would
 // otherwise be reported as an IPv6 address without brackets.
@@ -58,7 +74,8 @@ std::optional<std::string> foreign_text(std::string_view text) {
     }
   }
   if (const auto scheme = text.find("://"); scheme != std::string_view::npos)
-    return "a scheme (" + std::string(text.substr(0, scheme + 3)) + ") is not allowed here; write host:port";
+    return "a scheme (" + std::string(text.substr(0, scheme + 3)) + ") is not allowed here; write " +
+           without_scheme(text.substr(0, scheme), text.substr(scheme + 3));
   if (const auto at = text.find_first_of("/?#@"); at != std::string_view::npos)
     return "the address contains '" + std::string(1, text[at]) + "'; write host:port";
   return std::nullopt;

@@ -21,8 +21,10 @@ bool is_token_text(std::string_view token) {
   return std::all_of(token.begin(), token.end(), [](char c) { return c > ' ' && c < '\x7f'; });
 }
 
-// Problems name the file, never its content: the token must not reach a log.
-std::optional<std::string> read_token_file(const std::string& path, std::string& problem) {
+}  // namespace
+
+// Problems name the file, never its content: the secret must not reach a log.
+std::optional<std::string> read_secret_file(const std::string& path, std::string& problem) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) {
     problem = "it is a directory";
@@ -54,11 +56,13 @@ std::optional<std::string> read_token_file(const std::string& path, std::string&
     return std::nullopt;
   }
   if (!is_token_text(text)) {
-    problem = "the token must be one line of visible ASCII characters, without spaces";
+    problem = "it must be one line of visible ASCII characters, without spaces";
     return std::nullopt;
   }
   return text;
 }
+
+namespace {
 
 bool is_loopback(const boost::asio::ip::address& address) {
   if (address.is_v4()) return address.to_v4().is_loopback();
@@ -97,7 +101,7 @@ void Loader::load_admin(const Value& value) {
       std::string problem;
       if (path->empty())
         error(field->mark, field->path + " must not be empty");
-      else if (auto token = read_token_file(*path, problem))
+      else if (auto token = read_secret_file(*path, problem))
         admin.token = std::move(*token);
       else
         error(field->mark, field->path + " '" + *path + "': " + problem);

@@ -1,4 +1,4 @@
-// A pool's autoscale block (INTERFACE.md "autoscale").
+// A pool's autoscale block (docs/configuration.md "autoscale").
 #include "proxy/config/loader.hpp"
 
 #include <algorithm>

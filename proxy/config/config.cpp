@@ -1,5 +1,5 @@
 // The YAML config loader: walks the document once, checks it against the
-// schema of INTERFACE.md and collects every problem with its place. This file
+// schema of docs/configuration.md and collects every problem with its place. This file
 // holds the entry points and the core schema; admin_config.cpp and
 // pool_checks.cpp hold their sections, loader.cpp the accessors all share.
 #include "proxy/config/config.hpp"
@@ -47,7 +47,8 @@ void Loader::load(const std::vector<YAML::Node>& documents) {
   }
   const auto root = mapping(Value{documents.front(), documents.front().Mark(), ""},
                             Keys{.known = {"workers", "listeners", "admin", "state_file", "timeouts",
-                                           "limits", "forwarded", "pools", "routes", "access_log"}});
+                                           "limits", "forwarded", "pools", "routes", "access_log", "log",
+                                           "cluster"}});
   if (!root) return;
   if (const Value* value = root->find("workers")) load_workers(*value);
   if (const auto value = require(*root, "listeners")) load_listeners(*value);
@@ -59,6 +60,8 @@ void Loader::load(const std::vector<YAML::Node>& documents) {
   if (const auto value = require(*root, "pools")) load_pools(*value);
   if (const Value* value = root->find("routes")) load_routes(*value);
   if (const Value* value = root->find("access_log")) load_access_log(*value);
+  if (const Value* value = root->find("log")) load_log(*value);
+  if (const Value* value = root->find("cluster")) load_cluster(*value);
 }
 
 void Loader::load_workers(const Value& value) {
@@ -184,6 +187,20 @@ void Loader::load_access_log(const Value& value) {
   config_.access_log = std::move(log);
 }
 
+void Loader::load_log(const Value& value) {
+  const auto fields = mapping(value, Keys{.known = {"level", "format"}});
+  if (!fields) return;
+  if (const Value* field = fields->find("level"))
+    if (const auto level = choice<log::Level>(*field, {{"debug", log::Level::debug},
+                                                       {"info", log::Level::info},
+                                                       {"warn", log::Level::warn},
+                                                       {"error", log::Level::error}}))
+      config_.log.level = *level;
+  if (const Value* field = fields->find("format"))
+    if (const auto format = choice<log::Format>(*field, {{"text", log::Format::text}, {"json", log::Format::json}}))
+      config_.log.format = *format;
+}
+
 void Loader::load_pools(const Value& value) {
   const auto items = list(value, false);
   if (!items) return;
@@ -194,7 +211,7 @@ void Loader::load_pools(const Value& value) {
 std::optional<Pool> Loader::load_pool(const Value& value) {
   const auto fields =
       mapping(value, Keys{.known = {"name", "balance", "retries", "backends", "health_check", "passive",
-                                    "autoscale", "tls"}});
+                                    "autoscale", "tls", "resolve"}});
   if (!fields) return std::nullopt;
   const std::size_t errors_before = errors_.size();
   Pool pool;
@@ -229,6 +246,14 @@ std::optional<Pool> Loader::load_pool(const Value& value) {
   if (const Value* field = fields->find("passive")) pool.passive = load_passive(*field);
   if (const Value* field = fields->find("autoscale")) pool.autoscale = load_autoscale(*field);
   if (const Value* field = fields->find("tls")) pool.tls = load_upstream_tls(*field);
+  if (const Value* field = fields->find("resolve")) {
+    if (const auto interval = duration(*field, false)) {
+      if (*interval < kMinResolveInterval)
+        error(field->mark, field->path + " must be at least 100ms, got " + field->node.Scalar());
+      else
+        pool.resolve = *interval;
+    }
+  }
   if (errors_.size() != errors_before) return std::nullopt;
   return pool;
 }

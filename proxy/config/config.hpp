@@ -1,5 +1,7 @@
 #pragma once
 
+#include "proxy/log/log.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
@@ -96,7 +98,7 @@ struct Passive {
   Milliseconds fail_timeout{10'000};
 };
 
-// Autoscale signals (INTERFACE.md "autoscale"): keel recommends a pool size;
+// Autoscale signals (docs/configuration.md "autoscale"): keel recommends a pool size;
 // whoever listens adds and removes backends through the admin API.
 struct Autoscale {
   double target_concurrency = 10;  // in-flight requests per backend; > 0
@@ -134,7 +136,14 @@ struct Pool {
   std::optional<Passive> passive;
   std::optional<Autoscale> autoscale;
   std::optional<UpstreamTls> tls;  // unset: plain HTTP to the backends
+  // Re-resolve the backends written with a host name this often (nginx's
+  // `resolve`); unset: a name is resolved when the config is loaded (start,
+  // reload) or the backend added, and never again.
+  std::optional<Milliseconds> resolve;
 };
+
+// The shortest `resolve` interval: shorter would turn every keel into a DNS load generator.
+inline constexpr Milliseconds kMinResolveInterval{100};
 
 struct Route {
   std::string host;         // empty: any host; compared case-insensitively, port ignored
@@ -159,6 +168,40 @@ struct AccessLog {
   AccessLogFormat format = AccessLogFormat::combined;
 };
 
+// Cluster mode (docs/cluster.md): the backend lists live in etcd, shared by
+// every instance; spoken to through etcd's v3 JSON gateway.
+struct EtcdEndpoint {
+  std::string url;   // as written: "http://127.0.0.1:2379"
+  bool https = false;
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+};
+
+struct EtcdTls {
+  std::string ca_file;      // empty: the system trust store
+  std::string certificate;  // client certificate (PEM), with private_key; may be empty
+  std::string private_key;
+};
+
+struct Cluster {
+  // Unique per instance. Empty: hostname + ":" + the admin port (resolved at start).
+  std::string instance;
+  std::vector<EtcdEndpoint> endpoints;
+  std::string prefix = "/keel/";  // always ends with '/'
+  std::string username;           // empty: no etcd authentication
+  std::string password;           // from password_file or KEEL_ETCD_PASSWORD; never logged
+  std::string password_file;      // as configured
+  std::optional<EtcdTls> tls;
+  // How long a dead instance stays listed and keeps leadership (whole seconds).
+  Milliseconds lease_ttl{10'000};
+};
+
+// The operational log on stderr (not the access log). A reload applies both.
+struct LogSettings {
+  log::Level level = log::Level::info;
+  log::Format format = log::Format::text;
+};
+
 struct Config {
   std::string source;  // file name the config came from, for messages
   unsigned workers = 1;  // "auto" resolves to the number of cores
@@ -171,6 +214,8 @@ struct Config {
   std::optional<AdminConfig> admin;
   std::string state_file;  // empty: runtime pool changes are not persisted
   std::optional<AccessLog> access_log;
+  LogSettings log;
+  std::optional<Cluster> cluster;  // unset: pool state is this instance's alone
 };
 
 // One problem, with its place: renders as "FILE:LINE:COL: message" (1-based).
@@ -201,6 +246,12 @@ LoadResult parse_config(std::string_view yaml_text, const std::string& file_name
 // "250ms", "2s", "1m", "1h" (also "1.5s"); nullopt when malformed, negative
 // or overflowing.
 std::optional<Milliseconds> parse_duration(std::string_view text);
+
+// For a duration that did not parse, what its author probably meant, quoted
+// for a message: "'2s'" for a bare 2, "'300ms' or '300s'" for a bare 300,
+// "'2000ms', that is '2s'" for a bare 2000, "'2s'" for "2 sec". Empty when
+// there is no good guess.
+std::string duration_suggestion(std::string_view text);
 
 // "host:port" / "[v6]:port" split; nullopt when malformed (no port, port out
 // of range, empty host, unbalanced brackets).

@@ -55,6 +55,18 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+// What to write instead of an unknown key: the close ones, else every valid key
+// (a newcomer should not have to guess them).
+std::string hint(std::string_view name, std::initializer_list<std::string_view> known) {
+  if (auto suggestion = did_you_mean(name, known); !suggestion.empty()) return suggestion;
+  std::string all;
+  for (const std::string_view key : known) {
+    all += all.empty() ? "; valid keys: " : ", ";
+    all += key;
+  }
+  return all;
+}
+
 bool contains(std::initializer_list<std::string_view> list, std::string_view key) {
   return std::find(list.begin(), list.end(), key) != list.end();
 }
@@ -72,6 +84,15 @@ std::string describe(const YAML::Node& node) {
     default:
       return "nothing";
   }
+}
+
+std::string one_of(const std::vector<std::string_view>& names) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) text += i + 1 == names.size() ? " or " : ", ";
+    text += names[i];
+  }
+  return text;
 }
 
 bool is_plain_integer(const YAML::Node& node) {
@@ -136,7 +157,7 @@ std::optional<Mapping> Loader::mapping(const Value& value, const Keys& keys) {
       continue;
     }
     if (!contains(keys.known, name)) {
-      error(key.Mark(), "unknown key '" + name + "' " + in_path(value.path));
+      error(key.Mark(), "unknown key '" + printable(name) + "' " + in_path(value.path) + hint(name, keys.known));
       continue;
     }
     const YAML::Node& node = entry.second;
@@ -201,12 +222,15 @@ std::optional<Milliseconds> Loader::duration(const Value& value, bool may_be_zer
   const auto parsed = parse_duration(text);
   if (!parsed) {
     const bool bare_number = !text.empty() && text.find_first_not_of("0123456789.") == std::string::npos;
+    const std::string guess = duration_suggestion(text);
     if (bare_number)
-      error(value.mark, "duration " + text + " for " + value.path + " needs a unit (ms, s, m or h), e.g. '" +
-                            text + "s'");
+      error(value.mark, "duration " + text + " for " + value.path + " needs a unit (ms, s, m or h)" +
+                            (guess.empty() ? std::string() : "; did you mean " + guess + "?"));
+    else if (!guess.empty())
+      error(value.mark, "invalid duration '" + printable(text) + "' for " + value.path + "; did you mean " + guess + "?");
     else
       error(value.mark,
-            "invalid duration '" + text + "' for " + value.path +
+            "invalid duration '" + printable(text) + "' for " + value.path +
                 ": expected a number and a unit ms, s, m or h, in whole milliseconds, e.g. '250ms' "
                 "or '1.5s'");
     return std::nullopt;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "proxy/config/config.hpp"
+#include "proxy/config/suggest.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -22,6 +23,11 @@ namespace keel::config::detail {
 
 inline constexpr std::int64_t kUnbounded = std::numeric_limits<std::int64_t>::max();
 
+// A one-line secret (admin token, etcd password) from a file: trailing
+// whitespace dropped, visible ASCII without spaces. Problems name the file,
+// never its content.
+std::optional<std::string> read_secret_file(const std::string& path, std::string& problem);
+
 // A node and the place to report it at: its own position or, when it is
 // empty, its key's (yaml-cpp puts an empty value at the next token).
 struct Value {
@@ -32,6 +38,9 @@ struct Value {
 
 // "a list", "a mapping", "'text'" or "nothing", for messages.
 std::string describe(const YAML::Node& node);
+
+// "a or b", "a, b or c".
+std::string one_of(const std::vector<std::string_view>& names);
 
 // An unquoted scalar of digits with an optional sign.
 bool is_plain_integer(const YAML::Node& node);
@@ -57,7 +66,7 @@ class Mapping {
 
 struct Keys {
   std::initializer_list<std::string_view> known;
-  // In INTERFACE.md but not implemented yet: refused by name, so that they are
+  // In the documented schema but not implemented yet: refused by name, so that they are
   // neither taken for typos nor silently ignored.
   std::initializer_list<std::string_view> unsupported = {};
 };
@@ -92,10 +101,14 @@ class Loader {
   std::optional<UpstreamTls> load_upstream_tls(const Value& value);
   void load_admin(const Value& value);
   void load_state_file(const Value& value);
+  void load_cluster(const Value& value);
+  std::optional<EtcdEndpoint> etcd_endpoint(const Value& value);
+  std::optional<EtcdTls> load_etcd_tls(const Value& value);
   void load_timeouts(const Value& value);
   void load_limits(const Value& value);
   void load_forwarded(const Value& value);
   void load_access_log(const Value& value);
+  void load_log(const Value& value);
   void load_pools(const Value& value);
   std::optional<Pool> load_pool(const Value& value);
   void load_backends(const Value& value, Pool& pool);
@@ -119,12 +132,13 @@ std::optional<Enum> Loader::choice(const Value& value,
                                    std::initializer_list<std::pair<std::string_view, Enum>> options) {
   const auto text = string(value);
   if (!text) return std::nullopt;
-  std::string names;
+  std::vector<std::string_view> names;
   for (const auto& [name, option] : options) {
     if (name == *text) return option;
-    names += names.empty() ? std::string(name) : " or " + std::string(name);
+    names.push_back(name);
   }
-  error(value.mark, "unknown value '" + *text + "' for " + value.path + ": expected " + names);
+  error(value.mark, "unknown value '" + *text + "' for " + value.path + ": expected " + one_of(names) +
+                        did_you_mean(*text, names));
   return std::nullopt;
 }
 

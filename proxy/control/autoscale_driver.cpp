@@ -1,9 +1,9 @@
 #include "proxy/control/autoscale_driver.hpp"
 
+#include "proxy/admin/json_codec.hpp"
 #include "proxy/log/log.hpp"
 
 #include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -79,7 +79,8 @@ void AutoscaleDriver::sample(Clock::time_point now) {
     } else {
       // New, or changed by a reload: a fresh window, starting from the last
       // recommendation so a reload alone does not announce a change.
-      const std::uint32_t start = found != pools_.end() ? found->second.announced : load.current;
+      const std::uint32_t start =
+          found != pools_.end() ? found->second.announced : load.last_desired.value_or(load.current);
       PoolState state{.settings = load.settings,
                       .autoscaler = balancer::Autoscaler(to_autoscale_settings(load.settings), start, time),
                       .current = load.current,
@@ -107,13 +108,14 @@ void AutoscaleDriver::sample(Clock::time_point now) {
   for (const auto& load : loads) {
     PoolState& pool = pools_.at(load.name);
     pool.current = load.current;
-    pool.autoscaler.record(time, static_cast<double>(load.in_flight + load.waiting));
+    pool.autoscaler.record(time, static_cast<double>(load.in_flight + load.waiting) + load.others_concurrency);
     if (pool.command) pool.command->reap();
+    const std::uint64_t waiting = load.waiting + load.others_waiting;
     // An empty pool with requests waiting is decided at once (scale from zero).
-    const bool starved = load.current == 0 && load.waiting > 0 && pool.autoscaler.last().desired == 0;
+    const bool starved = load.current == 0 && waiting > 0 && pool.autoscaler.last().desired == 0;
     if (now < pool.next_decision && !starved) continue;
     pool.next_decision = now + kAutoscaleDecisionInterval;
-    const auto decision = pool.autoscaler.decide(time, load.current, load.waiting);
+    const auto decision = pool.autoscaler.decide(time, load.current, waiting);
     if (decision.desired != pool.announced) {
       pool.announced = decision.desired;
       announce(load.name, pool);
@@ -122,8 +124,26 @@ void AutoscaleDriver::sample(Clock::time_point now) {
   schedule();
 }
 
+void AutoscaleDriver::set_leader(bool leader) {
+  if (leader == announcing_) return;
+  announcing_ = leader;
+  if (leader) {
+    pools_.clear();
+    order_.clear();
+    if (running_) sample(Clock::now());  // the API never shows the pool missing meanwhile
+  }
+}
+
 void AutoscaleDriver::announce(const std::string& name, PoolState& pool) {
+  if (!announcing_) return;
   const auto& decision = pool.autoscaler.last();
+  if (listener_)
+    listener_({.pool = name,
+               .current = pool.current,
+               .desired = decision.desired,
+               .observed_concurrency = rounded(decision.observed_concurrency),
+               .mode = balancer::to_string(decision.mode),
+               .decided_by = {}});
   log::info("pool " + name + ": autoscale desired " + std::to_string(decision.desired) + " (current " +
             std::to_string(pool.current) + ", observed concurrency " + number_text(decision.observed_concurrency) +
             ", " + balancer::to_string(decision.mode) + ")");
@@ -133,7 +153,7 @@ void AutoscaleDriver::announce(const std::string& name, PoolState& pool) {
                                    {"desired", decision.desired},
                                    {"observed_concurrency", rounded(decision.observed_concurrency)},
                                    {"mode", balancer::to_string(decision.mode)}};
-    pool.webhook->send(boost::json::serialize(body));
+    pool.webhook->send(admin::json_text(body));
   }
   if (pool.command)
     pool.command->run({{"KEEL_POOL", name},
@@ -152,7 +172,8 @@ std::vector<admin::AutoscaleInfo> AutoscaleDriver::status() const {
                       .current = pool.current,
                       .desired = decision.desired,
                       .observed_concurrency = rounded(decision.observed_concurrency),
-                      .mode = balancer::to_string(decision.mode)});
+                      .mode = balancer::to_string(decision.mode),
+                      .decided_by = {}});
   }
   return result;
 }

@@ -33,6 +33,11 @@ struct PoolLoad {
   std::uint32_t current = 0;   // backends in admin state active
   std::uint64_t in_flight = 0; // requests on its backends (draining ones included)
   std::uint64_t waiting = 0;   // requests held for lack of a backend (scale from zero)
+  // Cluster mode, on the leader: the other instances' reported load (1 s averages).
+  double others_concurrency = 0;
+  std::uint64_t others_waiting = 0;
+  // Where a fresh window starts (the cluster's last decision); unset: `current`.
+  std::optional<std::uint32_t> last_desired;
 };
 
 balancer::AutoscaleSettings to_autoscale_settings(const config::Autoscale& settings);
@@ -59,6 +64,12 @@ class AutoscaleDriver {
 
   std::vector<admin::AutoscaleInfo> status() const;
 
+  // Cluster mode: only the leader announces (webhook, command, listener).
+  // Becoming leader starts fresh windows, from the cluster's last decisions.
+  void set_leader(bool leader);
+  // Called on every announced change of desired (cluster mode: published to etcd).
+  void on_announce(std::function<void(const admin::AutoscaleInfo&)> listener) { listener_ = std::move(listener); }
+
  private:
   struct PoolState {
     config::Autoscale settings;
@@ -80,6 +91,8 @@ class AutoscaleDriver {
   std::vector<std::string> order_;  // pool names in config order
   std::map<std::string, PoolState, std::less<>> pools_;
   bool running_ = false;
+  bool announcing_ = true;
+  std::function<void(const admin::AutoscaleInfo&)> listener_;
 };
 
 }  // namespace keel::control

@@ -208,6 +208,17 @@ std::string ControlPlane::metrics_text() const {
                "Access log lines dropped because the writer fell behind (a worker's buffer was full).");
     out.sample("keel_access_log_dropped_lines_total", {}, server_.access_log_dropped());
   }
+  if (cluster_) {
+    const auto status = cluster_->status();
+    out.family("keel_cluster_etcd_connected", "gauge", "1 while etcd answers this instance, else 0.");
+    out.sample("keel_cluster_etcd_connected", {}, std::uint64_t{status.connected ? 1u : 0u});
+    out.family("keel_cluster_applied_revision", "gauge", "The etcd revision this instance's pools are current to.");
+    out.sample("keel_cluster_applied_revision", {}, static_cast<std::uint64_t>(status.applied_revision));
+    out.family("keel_cluster_is_leader", "gauge", "1 on the instance that decides autoscaling, else 0.");
+    out.sample("keel_cluster_is_leader", {}, std::uint64_t{cluster_->is_leader() ? 1u : 0u});
+    out.family("keel_cluster_instances", "gauge", "Live keel instances registered in etcd, as last read.");
+    out.sample("keel_cluster_instances", {}, static_cast<std::uint64_t>(status.instances.size()));
+  }
   metrics::render_process(out, metrics::sample_process());
   return out.take();
 }

@@ -1,5 +1,6 @@
 #include "proxy/control/control_plane.hpp"
 
+#include "proxy/control/health_report.hpp"
 #include "proxy/http/address_text.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/server.hpp"
@@ -106,9 +107,25 @@ ControlPlane::ControlPlane(boost::asio::io_context& io, config::Config config, S
 
 ControlPlane::~ControlPlane() { stop(); }
 
-void ControlPlane::start() {
+void ControlPlane::start(const std::string& cluster_instance) {
   update_health_targets();
+  update_resolver();
   autoscaler_.start();
+  if (config_.cluster) {
+    cluster::ClusterHost& host = *this;
+    cluster_ = std::make_unique<cluster::ClusterAgent>(io_, *config_.cluster, cluster_instance, host);
+    cluster_->on_leadership([this](bool leader) { autoscaler_.set_leader(leader); });
+    autoscaler_.set_leader(false);
+    autoscaler_.on_announce([this](const admin::AutoscaleInfo& info) {
+      cluster_->publish_decision(info.pool, {.current = info.current,
+                                             .desired = info.desired,
+                                             .observed_concurrency = info.observed_concurrency,
+                                             .mode = info.mode,
+                                             .decided_by = {},
+                                             .at_ms = 0});
+    });
+    cluster_->start();
+  }
 }
 
 void ControlPlane::stop() {
@@ -116,7 +133,9 @@ void ControlPlane::stop() {
   stopped_ = true;
   checker_.stop();
   drain_timer_.cancel();
+  resolver_.stop();
   autoscaler_.stop();
+  if (cluster_) cluster_->stop();
 }
 
 ControlPlane::BackendRecord ControlPlane::make_backend(const config::Address& address, std::uint32_t weight) {
@@ -325,9 +344,12 @@ void ControlPlane::check_drains() {
 
 void ControlPlane::update_health_targets() {
   if (stopped_) return;
-  for (const auto& pool : pools_) {
+  for (auto& pool : pools_) {
     if (!pool.settings.health_check) {
       checker_.remove_pool(pool.settings.name);
+      // Nothing would ever clear a verdict the removed checks left: a backend found
+      // unhealthy before a reload dropped the pool's health_check would stay out for good.
+      for (auto& backend : pool.backends) backend.health = health::Health::unknown;
       continue;
     }
     std::vector<health::ProbeTarget> targets;
@@ -361,14 +383,7 @@ void ControlPlane::on_health_change(std::uint64_t backend_id, health::Health hea
 
 std::optional<admin::Outcome> ControlPlane::persist_or_rollback(std::vector<PoolRecord> before) {
   if (config_.state_file.empty()) return std::nullopt;
-  PersistedState state;
-  for (const auto& pool : pools_) {
-    auto& entries = state.pools[pool.settings.name];
-    for (const auto& backend : pool.backends)
-      if (!backend.removing)
-        entries.push_back({.address = backend.address, .weight = backend.weight, .draining = backend.draining});
-  }
-  if (auto problem = write_state_file(config_.state_file, state)) {
+  if (auto problem = write_state_file(config_.state_file, serving_state())) {
     pools_ = std::move(before);
     log::error("cannot write state file: " + *problem + "; change refused");
     return failure(500, "cannot persist the change: " + *problem);
@@ -378,13 +393,20 @@ std::optional<admin::Outcome> ControlPlane::persist_or_rollback(std::vector<Pool
 
 admin::PoolInfo ControlPlane::describe(const PoolRecord& pool) const {
   admin::PoolInfo info{.name = pool.settings.name, .balance = balance_name(pool.settings.balance), .backends = {}};
-  for (const auto& backend : pool.backends)
-    info.backends.push_back({.address = backend.address,
+  const auto now = ClockPair::now();
+  const bool checked = pool.settings.health_check.has_value();
+  for (const auto& backend : pool.backends) {
+    admin::BackendInfo shown{.address = backend.address,
                              .weight = backend.weight,
                              .state = backend.draining || backend.removing ? "draining" : "active",
-                             .health = health::to_string(backend.health),
+                             .health = checked ? health::to_string(backend.health) : "unchecked",
                              .active_requests = backend.stats->active_requests(),
-                             .total_requests = backend.stats->total_requests()});
+                             .total_requests = backend.stats->total_requests()};
+    if (checked)
+      if (const auto report = checker_.last_check(backend.id)) shown.check = check_info(*report, now);
+    if (const auto ejection = backend.stats->ejection(now.steady)) shown.ejected = ejection_info(*ejection, now);
+    info.backends.push_back(std::move(shown));
+  }
   return info;
 }
 
@@ -418,6 +440,9 @@ admin::Outcome ControlPlane::add_backend(std::string_view pool_name, const admin
   std::string problem;
   auto address = config::parse_address(request.address, false, problem);
   if (!address) return failure(400, "invalid address '" + request.address + "': " + problem);
+  if (cluster_)
+    return cluster_->add(pool->settings.name, endpoint_key(address->endpoint),
+                         {.address = address->text, .weight = request.weight});
 
   // One backend, one entry: by endpoint, not by how the address is written.
   BackendRecord* live = nullptr;
@@ -463,6 +488,13 @@ admin::Outcome ControlPlane::replace_backends(std::string_view pool_name,
       return failure(409, "backend " + address->text + " appears twice in the list" +
                               written_as(first->second, address->text));
     addresses.push_back(std::move(*address));
+  }
+  if (cluster_) {
+    std::vector<std::pair<std::string, cluster::BackendValue>> wanted;
+    for (std::size_t i = 0; i < addresses.size(); ++i)
+      wanted.emplace_back(endpoint_key(addresses[i].endpoint),
+                          cluster::BackendValue{.address = addresses[i].text, .weight = requests[i].weight});
+    return cluster_->replace(pool->settings.name, wanted);
   }
 
   // The record each endpoint continues, a live one before one draining out.
@@ -515,6 +547,12 @@ admin::Outcome ControlPlane::patch_backend(std::string_view pool_name, std::stri
   BackendRecord* backend = find_backend(*pool, address);
   if (!backend)
     return failure(404, "no backend " + std::string(address) + " in pool '" + pool->settings.name + "'");
+  if (cluster_) {
+    std::optional<cluster::BackendState> next;
+    if (state)
+      next = *state == admin::AdminState::draining ? cluster::BackendState::draining : cluster::BackendState::active;
+    return cluster_->change(pool->settings.name, endpoint_key(backend->endpoint), weight, next);
+  }
   if (weight) backend->weight = *weight;
   if (state) backend->draining = *state == admin::AdminState::draining;
   if (auto failed = persist_or_rollback(std::move(before))) return *failed;
@@ -530,6 +568,7 @@ admin::Outcome ControlPlane::remove_backend(std::string_view pool_name, std::str
   BackendRecord* backend = find_backend(*pool, address);
   if (!backend)
     return failure(404, "no backend " + std::string(address) + " in pool '" + pool->settings.name + "'");
+  if (cluster_) return cluster_->remove(pool->settings.name, endpoint_key(backend->endpoint));
   start_removing(*backend);
   if (auto failed = persist_or_rollback(std::move(before))) return *failed;
   log::info("pool " + pool->settings.name + ": backend " + backend->address + " draining for removal");

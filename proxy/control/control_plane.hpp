@@ -2,9 +2,11 @@
 
 #include "health/checker.hpp"
 #include "proxy/admin/pool_admin.hpp"
+#include "proxy/cluster/cluster_agent.hpp"
 #include "proxy/config/config.hpp"
 #include "proxy/control/asio_scheduler.hpp"
 #include "proxy/control/autoscale_driver.hpp"
+#include "proxy/control/backend_resolver.hpp"
 #include "proxy/control/backend_stats.hpp"
 #include "proxy/control/counting_prober.hpp"
 #include "proxy/control/http_prober.hpp"
@@ -33,7 +35,7 @@ namespace keel::control {
 // The single writer of pool state. Admin calls, health changes, drains and
 // reloads all run on the control thread, so the registry needs no lock; each
 // change becomes a new immutable RoutingSnapshot posted to every worker.
-class ControlPlane final : public admin::PoolAdmin {
+class ControlPlane final : public admin::PoolAdmin, private cluster::ClusterHost {
  public:
   using Clock = std::chrono::steady_clock;
 
@@ -43,8 +45,10 @@ class ControlPlane final : public admin::PoolAdmin {
   ControlPlane(boost::asio::io_context& io, config::Config config, Server& server);
   ~ControlPlane() override;
 
-  // Control thread: starts active health checks and drain tracking.
-  void start();
+  // Control thread: starts active health checks and drain tracking, and in
+  // cluster mode the agent, as `cluster_instance` (the config's name, else
+  // the default the caller worked out).
+  void start(const std::string& cluster_instance = {});
   void stop();
 
   // Control thread (SIGHUP). Re-reads `path`; a config that does not validate
@@ -75,6 +79,7 @@ class ControlPlane final : public admin::PoolAdmin {
   // The /metrics page (control_metrics.cpp): pools, backends, workers, process.
   std::string metrics_text() const override;
   std::vector<admin::AutoscaleInfo> autoscaling() const override;
+  std::optional<admin::ClusterInfo> cluster() const override;
 
  private:
   struct BackendRecord {
@@ -119,6 +124,7 @@ class ControlPlane final : public admin::PoolAdmin {
   std::vector<std::string> open_new_listeners(ReloadPlan& plan);
   void commit_reload(ReloadPlan& plan);
   void switch_listeners(ReloadPlan& plan);
+  void warn_dropped_api_backends(const ReloadPlan& plan) const;
   void add_leaving_backends(std::vector<PoolRecord>& pools, std::chrono::milliseconds drain);
   void keep_restart_only_settings(config::Config& next) const;
   void start_removing(BackendRecord& backend);
@@ -132,8 +138,27 @@ class ControlPlane final : public admin::PoolAdmin {
   void schedule_drain_check();
   void check_drains();
   admin::PoolInfo describe(const PoolRecord& pool) const;
+  // Re-resolving host names (control_plane_resolve.cpp): the pools with `resolve`
+  // to the resolver, a pool's names to look up, and an answer applied.
+  void update_resolver();
+  std::vector<BackendResolver::Name> names_to_resolve(const std::string& pool) const;
+  void on_resolved(const BackendResolver::Name& name, const boost::system::error_code& ec,
+                   const std::vector<boost::asio::ip::tcp::endpoint>& endpoints);
   // The autoscaler's sample of every autoscaled pool (control_plane_autoscale.cpp).
   std::vector<PoolLoad> autoscale_loads() const;
+
+  // Cluster mode (control_plane_cluster.cpp).
+  std::string endpoint_key(const boost::asio::ip::tcp::endpoint& endpoint) const;
+  PersistedState serving_state() const;
+  void write_cache();
+  // cluster::ClusterHost
+  std::vector<std::string> pool_names() const override;
+  void apply_pool(const std::string& pool, const std::vector<cluster::ClusterView::Backend>& backends) override;
+  std::vector<std::pair<std::string, cluster::BackendValue>> serving(const std::string& pool) const override;
+  std::map<std::string, cluster::MemberValue::Load> load_now() const override;
+  std::map<std::string, std::uint64_t> removing_in_flight() const override;
+  std::chrono::milliseconds drain_timeout() const override { return config_.timeouts.drain; }
+  void cluster_applied() override;
 
   boost::asio::io_context& io_;
   config::Config config_;
@@ -157,7 +182,15 @@ class ControlPlane final : public admin::PoolAdmin {
   boost::asio::steady_timer drain_timer_;
   bool drain_timer_armed_ = false;
   bool stopped_ = false;
-  AutoscaleDriver autoscaler_;  // last: its sampler reads the pools above
+  // Backend id -> the re-resolution problem last warned about (until it changes or ends).
+  std::map<std::uint64_t, std::string> resolve_warned_;
+  BackendResolver resolver_{io_, [this](const std::string& pool) { return names_to_resolve(pool); },
+                            [this](const BackendResolver::Name& name, const boost::system::error_code& ec,
+                                   const std::vector<boost::asio::ip::tcp::endpoint>& endpoints) {
+                              on_resolved(name, ec, endpoints);
+                            }};
+  AutoscaleDriver autoscaler_;  // its sampler reads the pools above
+  std::unique_ptr<cluster::ClusterAgent> cluster_;  // cluster mode only; after what it calls back
 };
 
 }  // namespace keel::control

@@ -48,6 +48,9 @@ std::vector<std::string> ControlPlane::reload(const std::string& path) {
     if (problems.empty()) problems = open_new_listeners(plan);
     if (problems.empty()) {
       commit_reload(plan);
+      for (const auto& pool : pools_)
+        log::debug("reload: pool " + pool.settings.name + ": " + std::to_string(pool.backends.size()) +
+                   " backend(s), leaving ones included");
       log::info("reload: configuration " + path + " applied (snapshot " + std::to_string(published_version()) + ")");
       return {};
     }
@@ -63,7 +66,8 @@ std::vector<std::string> ControlPlane::prepare_reload(ReloadPlan& plan) {
   std::vector<std::string> problems;
   std::optional<PersistedState> state;
   try {
-    state = load_state_file(plan.next.state_file);
+    // Cluster mode: etcd holds the lists; a reload keeps what it applied.
+    state = cluster_ ? serving_state() : load_state_file(plan.next.state_file);
   } catch (const std::exception& e) {
     return {e.what()};
   }
@@ -103,6 +107,7 @@ std::vector<std::string> ControlPlane::open_new_listeners(ReloadPlan& plan) {
 
 void ControlPlane::commit_reload(ReloadPlan& plan) {
   switch_listeners(plan);
+  warn_dropped_api_backends(plan);
   add_leaving_backends(plan.pools, plan.next.timeouts.drain);
   for (const auto& old : pools_) {
     const bool kept = std::any_of(plan.pools.begin(), plan.pools.end(),
@@ -110,11 +115,14 @@ void ControlPlane::commit_reload(ReloadPlan& plan) {
     if (!kept) checker_.remove_pool(old.settings.name);
   }
   keep_restart_only_settings(plan.next);
+  log::configure(plan.next.log.level, plan.next.log.format);
   config_ = std::move(plan.next);
   pools_ = std::move(plan.pools);
   update_health_targets();
+  update_resolver();
   publish();
   autoscaler_.sample(Clock::now());  // the API shows new autoscale settings at once
+  if (cluster_) cluster_->seed_new_pools();  // a pool the reload added goes to etcd
 }
 
 void ControlPlane::switch_listeners(ReloadPlan& plan) {
@@ -131,6 +139,39 @@ void ControlPlane::switch_listeners(ReloadPlan& plan) {
   }
   listener_endpoints_.merge(plan.opened);
   for (const auto& [endpoint, context] : plan.kept_tls) server_.set_listener_tls(endpoint, context);
+}
+
+// Without a state file, backends added through the admin API live only in
+// memory, and a reload rebuilds each pool from the file: they drain out. That
+// surprises whoever added them, so each is named, with the remedy. A backend
+// the running file listed and the new one drops is an intended removal.
+// Before add_leaving_backends, which appends the leaving ones to plan.pools.
+void ControlPlane::warn_dropped_api_backends(const ReloadPlan& plan) const {
+  for (const auto& pool : plan.pools) {
+    const PoolRecord* old = find_pool(pool.settings.name);
+    if (!old) continue;
+    const auto file_pool = std::find_if(config_.pools.begin(), config_.pools.end(),
+                                        [&](const config::Pool& p) { return p.name == pool.settings.name; });
+    const auto in_file = [&](const BackendRecord& backend) {
+      if (file_pool == config_.pools.end()) return false;
+      return std::any_of(file_pool->backends.begin(), file_pool->backends.end(), [&](const config::Backend& b) {
+        return b.address.text == backend.address || config::same_endpoint(b.address.endpoint, backend.endpoint);
+      });
+    };
+    std::set<std::uint64_t> kept_ids;
+    for (const auto& backend : pool.backends) kept_ids.insert(backend.id);
+    std::string dropped;
+    for (const auto& backend : old->backends) {
+      if (backend.removing || kept_ids.count(backend.id) || in_file(backend)) continue;
+      dropped += (dropped.empty() ? "" : ", ") + backend.address;
+    }
+    if (dropped.empty()) continue;
+    log::warn("reload: pool " + pool.settings.name + ": backends added through the admin API are not in " +
+              plan.next.source + " and drain out now: " + dropped +
+              (plan.next.state_file.empty()
+                   ? "; set state_file to keep admin API changes across reloads and restarts"
+                   : ""));
+  }
 }
 
 // Backends that left a surviving pool drain out like an API removal.
@@ -163,6 +204,12 @@ void ControlPlane::keep_restart_only_settings(config::Config& next) const {
     log::warn("reload: 'admin' changes only on restart; the admin API keeps its settings");
   if (access_log_differs(next.access_log, config_.access_log))
     log::warn("reload: 'access_log' changes only on restart; keeping the current one");
+  if (next.cluster.has_value() != config_.cluster.has_value() ||
+      (next.cluster && (next.cluster->prefix != config_.cluster->prefix ||
+                        next.cluster->instance != config_.cluster->instance ||
+                        next.cluster->endpoints.size() != config_.cluster->endpoints.size())))
+    log::warn("reload: 'cluster' changes only on restart; keeping the current settings");
+  next.cluster = config_.cluster;
   next.workers = config_.workers;
   next.admin = config_.admin;
   next.access_log = config_.access_log;

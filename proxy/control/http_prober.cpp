@@ -72,10 +72,17 @@ bool is_valid_path(std::string_view path) {
          });
 }
 
+// As the config file writes durations: "1s", "1500ms", "2m".
+std::string duration_text(std::chrono::milliseconds duration) {
+  const auto ms = duration.count();
+  if (ms != 0 && ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
 std::string describe(std::string_view stage, const beast::error_code& ec,
                      std::chrono::milliseconds timeout) {
-  if (ec == beast::error::timeout)
-    return "timed out after " + std::to_string(timeout.count()) + "ms";
+  if (ec == beast::error::timeout) return "timeout after " + duration_text(timeout);
   if (ec == asio::error::connection_refused) return "connection refused";
   if (ec == http::error::end_of_stream || ec == asio::error::eof ||
       ec == asio::error::connection_reset || ec == asio::error::broken_pipe)

@@ -63,9 +63,17 @@ constexpr std::string_view kUsage =
     "  --threads N         I/O threads (default 1)\n"
     "  --delay MS          wait MS milliseconds before answering each request\n"
     "                      (not /healthz)\n"
-    "  --help              this text\n"
+    "  -h, --help          this text\n"
     "\n"
-    "Prints \"listening on HOST:PORT\" once accepting; SIGTERM or SIGINT exits 0.\n";
+    "signals:\n"
+    "  SIGTERM, SIGINT     stop at once (open connections are closed) and exit 0\n"
+    "\n"
+    "environment: none is read.\n"
+    "\n"
+    "Prints \"listening on HOST:PORT\" on stdout once accepting. Exit status: 0 after\n"
+    "a signal, 1 when the address cannot be bound, 2 on a bad command line.\n"
+    "It is keel's demo and test backend (scripts/demo, README.md); documentation:\n"
+    "man 8 keel, docs/operations.md.\n";
 
 struct Settings {
   tcp::endpoint listen;

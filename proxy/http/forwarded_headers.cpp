@@ -55,11 +55,19 @@ void append_framing(std::string& out, Framing framing, std::uint64_t content_len
 
 // Fields that are end-to-end for this message: not hop-by-hop, not named by
 // Connection, not Content-Length (re-emitted from the framing we chose).
-bool is_forwardable(const std::vector<Field>& fields, const Field& field) {
+// `named_by_connection`: some Connection field names other fields (most heads
+// have none, and then no field needs the scan of every field for it).
+bool is_forwardable(const std::vector<Field>& fields, const Field& field, bool named_by_connection) {
   if (is_hop_by_hop(field.id)) return false;
   if (field.id == beast_http::field::content_length) return false;
   if (field.id == beast_http::field::host) return true;  // "Connection: host" must not strip routing
-  return !is_named_by_connection(fields, field.name);
+  return !named_by_connection || !is_named_by_connection(fields, field.name);
+}
+
+bool has_connection_field(const std::vector<Field>& fields) {
+  for (const Field& field : fields)
+    if (field.id == beast_http::field::connection) return true;
+  return false;
 }
 
 }  // namespace
@@ -105,14 +113,23 @@ void write_upstream_request_head(std::string& out, const RequestParser& request,
                                  std::string_view host, Framing framing,
                                  std::uint64_t content_length, bool websocket,
                                  const ForwardContext& context) {
-  const auto& fields = request.fields();
-  out.append(request.method_text());
+  write_upstream_request_head(
+      out, RequestHead{.method = request.method_text(), .target = request.target(), .version = request.version(),
+                       .fields = request.fields()},
+      host, framing, content_length, websocket, context);
+}
+
+void write_upstream_request_head(std::string& out, const RequestHead& request, std::string_view host,
+                                 Framing framing, std::uint64_t content_length, bool websocket,
+                                 const ForwardContext& context) {
+  const auto& fields = request.fields;
+  out.append(request.method);
   out.push_back(' ');
-  out.append(request.target());
+  out.append(request.target);
   out.append(" HTTP/1.1\r\n");
   // HTTP/1.0 may come without Host; the request goes on as HTTP/1.1, which needs one:
   // the host the guard found in an absolute-form target, else the listener's address.
-  if (request.version() < 11 && !has_host_field(fields)) {
+  if (request.version < 11 && !has_host_field(fields)) {
     if (!host.empty())
       append_field(out, "Host", host);
     else if (!context.default_host.empty())
@@ -121,6 +138,7 @@ void write_upstream_request_head(std::string& out, const RequestParser& request,
 
   bool has_forwarded_for = false;
   bool has_via = false;
+  const bool connection = has_connection_field(fields);
   for (const Field& field : fields) {
     if (field.id == beast_http::field::via) {
       has_via = true;
@@ -135,7 +153,7 @@ void write_upstream_request_head(std::string& out, const RequestParser& request,
       if (iequals(field.name, "x-forwarded-proto") || iequals(field.name, "x-forwarded-host"))
         continue;
     }
-    if (!is_forwardable(fields, field)) continue;
+    if (!is_forwardable(fields, field, connection)) continue;
     append_field(out, field.name, field.value);
   }
   append_framing(out, framing, content_length);
@@ -180,12 +198,13 @@ void write_client_response_head(std::string& out, const ResponseParser& response
   out.append("\r\n");
 
   const auto& fields = response.fields();
+  const bool connection = has_connection_field(fields);
   for (const Field& field : fields) {
     if (field.id == beast_http::field::content_length) {
       if (framing.pass_content_length) append_field(out, field.name, field.value);
       continue;
     }
-    if (!is_forwardable(fields, field)) continue;
+    if (!is_forwardable(fields, field, connection)) continue;
     append_field(out, field.name, field.value);
   }
   if (framing.interim) {

@@ -37,6 +37,20 @@ void write_upstream_request_head(std::string& out, const RequestParser& request,
                                  std::uint64_t content_length, bool websocket,
                                  const ForwardContext& context);
 
+// A request head however it arrived (an HTTP/2 front end builds one from its
+// pseudo-headers: `version` 11 with a Host field from :authority).
+struct RequestHead {
+  std::string_view method;
+  std::string_view target;
+  int version = 11;
+  const std::vector<Field>& fields;
+};
+
+// The same for a head that did not come through a RequestParser.
+void write_upstream_request_head(std::string& out, const RequestHead& request, std::string_view host,
+                                 Framing framing, std::uint64_t content_length, bool websocket,
+                                 const ForwardContext& context);
+
 struct ResponseFraming {
   Framing framing = Framing::none;
   std::uint64_t content_length = 0;

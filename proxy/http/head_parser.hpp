@@ -75,18 +75,27 @@ class RelayParser : public beast_http::basic_parser<isRequest> {
   const std::vector<Field>& fields() const { return fields_; }
   int version() const { return version_; }
 
-  // Call once the header is done and before body bytes are put.
+  // Call once the header is done and before body bytes are put. A chunked
+  // output gets the trailer fields that may be forwarded (see is_forwardable_trailer)
+  // in its last chunk; other framings have no place for them.
   void set_body_output(std::string* output, Framing framing) {
     output_ = output;
     output_framing_ = framing;
   }
+  // Also collects the forwardable trailer fields here (for a next hop that is
+  // not chunked HTTP/1.1). Their views point into the buffer given to put() and
+  // stay valid until it is next written to.
+  void set_trailer_output(std::vector<Field>* trailers) { trailers_ = trailers; }
   std::uint64_t body_bytes() const { return body_bytes_; }
   std::uint64_t chunk_headers_seen() const { return chunk_headers_seen_; }
 
  protected:
   void on_field_impl(beast_http::field id, BeastView name, BeastView value,
                      boost::beast::error_code& ec) override {
-    if (this->is_header_done()) return;  // a chunked trailer: dropped, never forwarded
+    if (this->is_header_done()) {
+      on_trailer(id, name, value);
+      return;
+    }
     if (!is_in_place(name, value)) {
       // An obs-fold value, which Beast unfolds into scratch memory that is gone
       // once put() returns. A request is refused by scan_raw_head with its reason;
@@ -128,7 +137,7 @@ class RelayParser : public beast_http::basic_parser<isRequest> {
     return body.size();
   }
   void on_finish_impl(boost::beast::error_code&) override {
-    if (output_ && output_framing_ == Framing::chunked) output_->append("0\r\n\r\n");
+    if (output_ && output_framing_ == Framing::chunked) output_->append(trailer_started_ ? "\r\n" : "0\r\n\r\n");
   }
 
   int version_ = 11;
@@ -146,6 +155,36 @@ class RelayParser : public beast_http::basic_parser<isRequest> {
     if (!line_seen_) return true;
     ec = buffer.size() >= header_limit_ ? beast_http::error::header_limit : beast_http::error::need_more;
     return false;
+  }
+
+  // A field of a chunked message's trailer section (RFC 9112 §7.1.2), which
+  // Beast reports after the last chunk's size line and before on_finish. One
+  // that is framing, routing or hop-by-hop is dropped (RFC 9110 §6.5.1), as is
+  // an obs-fold one (its unfolded value is gone once put() returns).
+  void on_trailer(beast_http::field id, BeastView name, BeastView value) {
+    if (!is_forwardable_trailer(id) || !is_in_place(name, value)) return;
+    if (trailers_) trailers_->push_back({id, name, value});
+    if (!output_ || output_framing_ != Framing::chunked) return;
+    if (!trailer_started_) output_->append("0\r\n");
+    trailer_started_ = true;
+    output_->append(name.data(), name.size()).append(": ").append(value.data(), value.size()).append("\r\n");
+  }
+
+  static bool is_forwardable_trailer(beast_http::field id) {
+    switch (id) {
+      case beast_http::field::connection:
+      case beast_http::field::keep_alive:
+      case beast_http::field::proxy_connection:
+      case beast_http::field::te:
+      case beast_http::field::trailer:
+      case beast_http::field::transfer_encoding:
+      case beast_http::field::upgrade:
+      case beast_http::field::content_length:
+      case beast_http::field::host:
+        return false;
+      default:
+        return true;
+    }
   }
 
   // A value Beast left in the input starts right after "name:" and its OWS.
@@ -180,6 +219,8 @@ class RelayParser : public beast_http::basic_parser<isRequest> {
   bool line_seen_ = false;
   std::string* output_ = nullptr;
   Framing output_framing_ = Framing::none;
+  std::vector<Field>* trailers_ = nullptr;
+  bool trailer_started_ = false;  // "0\r\n" and a trailer field are in output_
   std::uint64_t body_bytes_ = 0;
   std::uint64_t chunk_headers_seen_ = 0;
 };

@@ -1,5 +1,7 @@
 #include "proxy/worker/exchange_buffers.hpp"
 
+#include "proxy/worker/pool_view.hpp"
+
 #include <algorithm>
 
 namespace keel::worker {
@@ -21,15 +23,18 @@ void release_if_large(std::string& text) {
 ExchangeBuffers::ExchangeBuffers(const boost::asio::any_io_executor& executor) : upload_done(executor) {
   request_fields.reserve(kReservedFields);
   response_fields.reserve(kReservedFields);
+  trailer_fields.reserve(kReservedFields);
 }
 
 void ExchangeBuffers::reset() {
   access.clear();
   record = RequestRecord{};  // an exchange cut short is not counted
+  state = ExchangeState{};
   request.reset();
   response.reset();
   request_fields.clear();
   response_fields.clear();
+  trailer_fields.clear();
   if (upstream_input.capacity() > kMaxKeptInput) {
     upstream_input = boost::beast::flat_buffer();
   } else {
@@ -38,6 +43,7 @@ void ExchangeBuffers::reset() {
   release_if_large(head_out);
   release_if_large(out);
   release_if_large(upload_out);
+  release_if_large(error_detail);
   release_if_large(access.target);
   release_if_large(access.referer);
   release_if_large(access.user_agent);

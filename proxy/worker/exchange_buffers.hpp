@@ -7,14 +7,36 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace keel::worker {
+
+class PoolView;
+class UpstreamConnection;
+
+// How the request body's upload stopped (none: it went through whole, or is
+// still running). client_timeout: the client sent nothing for timeouts.idle
+// while its body was incomplete (408).
+enum class UploadError : std::uint8_t { none, client_gone, client_timeout, too_large, bad_body, upstream_failed };
+
+// One request's progress through its Exchange (exchange.hpp), kept with its
+// buffers so a keep-alive connection between requests holds none of it.
+struct ExchangeState {
+  boost::intrusive_ptr<PoolView> pool;  // where the request was routed
+  bool body_complete = true;     // the whole request is in head_out: it can be sent again
+  bool upload_running = false;   // the upload pump is between its start and its end
+  bool response_started = false;  // a final response head came from the backend
+  UploadError upload_error = UploadError::none;
+  bool cancelled = false;                  // Exchange::cancel(): the client is gone
+  UpstreamConnection* upstream = nullptr;  // the attempt's backend connection, while one runs
+};
 
 // Everything a client connection needs while a request is in progress: the
 // response buffer, both parsers and their field lists, and the output buffers. A
@@ -37,9 +59,12 @@ struct ExchangeBuffers {
   std::string out;         // response bytes for the client
   std::string upload_out;  // request body bytes for the backend
   std::string local_address;  // "ip:port" the client connected to, for a request without Host
+  std::string error_detail;   // the detail line of a 503 that names its pool
+  std::vector<http::Field> trailer_fields;  // a response's trailer, for a client that is not chunked HTTP/1.1
   boost::asio::steady_timer upload_done;  // wakes the exchange when the upload pump stops
   AccessCapture access;  // the request's line and headers for the access log, when it is on
   RequestRecord record;  // for /metrics, counted when the request ends
+  ExchangeState state;
 };
 
 // Worker thread only. Free ExchangeBuffers, reused LIFO (the most recently used

@@ -90,6 +90,12 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
       state = backends_[found->second];
       carried_current = current_[found->second];
       old_index.erase(found);
+      // Its name resolved elsewhere (reload, `resolve`): new connections go to
+      // the new address, and parked ones to the old address are not reused.
+      if (state->endpoint != next.endpoint) {
+        state->endpoint = next.endpoint;
+        state->idle.clear();
+      }
     } else {
       state = new BackendState();
       state->id = next.id;
@@ -100,11 +106,18 @@ void PoolView::reconcile(const control::PoolSnapshot& snapshot) {
       state->stats = next.stats;
       state->counters = next.stats ? &next.stats->worker(worker_index_) : nullptr;
     }
-    if (passive_changed || (passive_ && !state->passive))
-      state->passive.reset();
+    if (passive_changed || (passive_ && !state->passive)) {
+      state->passive.reset();  // and with it any ejection this worker published
+      if (state->counters) state->counters->ejected_until_ns.store(0, std::memory_order_release);
+    }
     if (passive_ && !state->passive) state->passive.emplace(passive_->max_fails, passive_->fail_timeout);
 
     state->eligible = next.is_eligible();
+    using Out = BackendState::Out;
+    state->out = next.draining                                ? Out::draining
+                 : next.health == health::Health::unhealthy  ? Out::unhealthy
+                 : !state->eligible                          ? Out::awaiting_check
+                                                             : Out::no;
     if (state->eligible || (!next.draining && next.health == health::Health::unhealthy)) ++serving_or_failing_;
     if (!state->eligible || tls_changed) state->idle.clear();  // draining: no reuse of its connections either
     state->view = this;
@@ -147,10 +160,42 @@ void PoolView::refresh_ejections(Clock::time_point now) {
   }
 }
 
-void PoolView::report_failure(BackendState& backend) {
+void PoolView::unavailable_reason(std::string& out) const {
+  out.append("no backend available in pool ").append(name_).append(":");
+  if (backends_.empty()) {
+    out.append(" it has no backends");
+    return;
+  }
+  std::size_t unhealthy = 0, draining = 0, awaiting = 0, ejected = 0;
+  const auto now = Clock::now();
+  for (const auto& backend : backends_) {
+    switch (backend->out) {
+      case BackendState::Out::draining: ++draining; break;
+      case BackendState::Out::unhealthy: ++unhealthy; break;
+      case BackendState::Out::awaiting_check: ++awaiting; break;
+      case BackendState::Out::no: ejected += backend->passive && backend->passive->is_ejected(now); break;
+    }
+  }
+  const char* separator = " ";
+  const auto add = [&](std::size_t count, const char* what) {
+    if (count == 0) return;
+    out.append(separator).append(std::to_string(count)).append(" ").append(what);
+    separator = ", ";
+  };
+  add(unhealthy, "unhealthy");
+  add(ejected, "ejected by passive checks");
+  add(draining, "draining");
+  add(awaiting, "awaiting a first health check");
+  if (*separator == ' ') out.append(" none eligible");  // not expected: every cause is counted above
+}
+
+void PoolView::report_failure(BackendState& backend, health::LiveFailure kind) {
   if (!backend.passive) return;
   const auto now = Clock::now();
-  if (backend.passive->record_failure(now) && backend.view == this) refresh_ejections(now);
+  if (!backend.passive->record_failure(now, kind)) return;
+  if (backend.counters)
+    backend.counters->publish_ejection(*backend.passive->ejected_until(), backend.passive->ejection_cause());
+  if (backend.view == this) refresh_ejections(now);
 }
 
 void PoolView::report_success(BackendState& backend) {

@@ -3,6 +3,7 @@
 #include "balancer/selection.hpp"
 #include "health/health_state.hpp"
 #include "proxy/control/snapshot.hpp"
+#include "proxy/worker/connect_failure_log.hpp"
 #include "proxy/worker/backend_wait.hpp"
 #include "proxy/worker/upstream_pool.hpp"
 
@@ -31,11 +32,14 @@ struct BackendState
   boost::asio::ip::tcp::endpoint endpoint;
   std::uint32_t in_flight = 0;
   bool eligible = true;  // false once draining, unhealthy or removed: no new request, no reuse
+  // Why the snapshot keeps it out of rotation, for the 503 body (passive ejection aside).
+  enum class Out : std::uint8_t { no, draining, unhealthy, awaiting_check } out = Out::no;
   // This worker's counters block, read by the control thread (API, drain).
   std::shared_ptr<control::BackendStats> stats;
   control::WorkerBackendCounters* counters = nullptr;
   // Passive checks: this worker's own view of live-traffic failures.
   std::optional<health::PassiveTracker> passive;
+  ConnectFailureLog connect_failures_logged;
   PoolView* view = nullptr;  // null once removed from its pool
   std::size_t index = 0;     // position in view's arrays
   std::deque<std::unique_ptr<UpstreamConnection>> idle;  // parked, oldest first
@@ -73,9 +77,15 @@ class PoolView : public boost::intrusive_ref_counter<PoolView, boost::thread_uns
   // Picks an eligible backend not in `tried` (backend ids). Empty lease: none.
   BackendLease pick(std::span<const std::uint64_t> tried);
 
-  // Live-traffic outcomes for passive checks (no-ops without `passive`).
-  void report_failure(BackendState& backend);
+  // Live-traffic outcomes for passive checks (no-ops without `passive`). An
+  // ejection is also published in the backend's counters, for the admin API.
+  void report_failure(BackendState& backend, health::LiveFailure kind = health::LiveFailure::connect);
   void report_success(BackendState& backend);
+
+  // Why pick() finds nothing, in one short line for a 503 body, appended to
+  // `out`: "no backend available in pool web: 2 unhealthy, 1 draining". Not on
+  // the request path's happy side.
+  void unavailable_reason(std::string& out) const;
 
   const std::string& name() const { return name_; }
   std::uint32_t retries() const { return retries_; }

@@ -4,7 +4,7 @@
 // Checks, besides the sanitizers:
 // - the outcome does not depend on how the bytes arrive (all at once or in pieces);
 // - the re-chunked output is strict chunked coding of exactly the body's bytes,
-//   with no extension or trailer passed through;
+//   with no extension passed through, trailer fields as strict "name: value" lines;
 // - a body over the limit is refused (413), never relayed past it.
 #include "proxy/http/head_parser.hpp"
 #include "tests/fuzz/relay_feed.hpp"

@@ -36,8 +36,9 @@ inline std::vector<std::string_view> pieces(std::string_view data, bool split) {
 }
 
 // Strictly decodes what RelayParser emits as chunked (lower-case hex sizes, no
-// extensions, no empty chunk before the last, no trailer); nullopt otherwise. A
-// body still running (no last chunk yet) is accepted when `partial`.
+// extensions, no empty chunk before the last, trailer fields as "name: value"
+// lines); nullopt otherwise. A body still running (no last chunk yet) is
+// accepted when `partial`.
 inline std::optional<std::string> dechunk(std::string_view text, bool partial) {
   std::string body;
   for (;;) {
@@ -54,6 +55,19 @@ inline std::optional<std::string> dechunk(std::string_view text, bool partial) {
     }
     text.remove_prefix(line_end + 2);
     if (size == 0) {
+      // Trailer fields that go through: "name: value" lines, a name of token
+      // characters, a value without CR or LF; then the empty line.
+      while (text.substr(0, 2) != "\r\n") {
+        const auto end = text.find("\r\n");
+        if (end == std::string_view::npos) return std::nullopt;
+        const std::string_view line = text.substr(0, end);
+        const auto colon = line.find(": ");
+        if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
+        for (const char c : line.substr(0, colon))
+          if (c <= ' ' || c == ':' || c > '~') return std::nullopt;
+        if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos) return std::nullopt;
+        text.remove_prefix(end + 2);
+      }
       if (text != "\r\n") return std::nullopt;
       return body;
     }

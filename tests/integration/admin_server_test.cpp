@@ -44,7 +44,9 @@ class FakePoolAdmin final : public admin::PoolAdmin {
     return {pool_};
   }
 
-  std::vector<admin::AutoscaleInfo> autoscaling() const override { return {}; }
+  std::vector<admin::AutoscaleInfo> autoscaling() const override {
+    return {{.pool = "web", .current = 1, .desired = 4, .observed_concurrency = 32.0, .mode = "panic", .decided_by = {}}};
+  }
 
   std::optional<PoolInfo> pool(std::string_view name) const override {
     if (name == "explode") throw std::runtime_error("the fake exploded");
@@ -241,6 +243,14 @@ TEST(AdminServer, RoundTripsOnOneKeepAliveConnection) {
   EXPECT_EQ(server.admin().calls(),
             (std::vector<std::string>{"add web [::1]:8083", "add web [::1]:8083", "patch web [::1]:8083",
                                       "remove web 127.0.0.1:8081", "replace web 0"}));
+}
+
+// Boost.JSON writes doubles in exponent form (3.2E1); the API writes plain decimals.
+TEST(AdminServer, NumbersArePlainDecimals) {
+  AdminUnderTest server;
+  auto autoscale = TestClient{server.address()}.get("/api/v1/pools/web/autoscale");
+  ASSERT_EQ(autoscale.result(), http::status::ok);
+  EXPECT_EQ(autoscale.body(), R"({"current":1,"desired":4,"observed_concurrency":32.0,"mode":"panic"})" "\n");
 }
 
 TEST(AdminServer, PipelinedRequestsAreAnsweredInOrder) {

@@ -53,7 +53,7 @@ TEST(AdminApi, ListsPoolsAndBackends) {
   EXPECT_EQ(backend.at("address").as_string(), a.address());
   EXPECT_EQ(backend.at("weight").as_int64(), 3);
   EXPECT_EQ(backend.at("state").as_string(), "active");
-  EXPECT_EQ(backend.at("health").as_string(), "unknown");
+  EXPECT_EQ(backend.at("health").as_string(), "unchecked");
   EXPECT_EQ(admin.get("/api/v1/pools/nope").result(), http::status::not_found);
   EXPECT_EQ(admin.get("/healthz").result(), http::status::ok);
 }

@@ -140,7 +140,7 @@ TEST(HttpProber, HangingBackendFailsAtTheTimeout) {
   const auto outcome = probe_once(backend.address(), settings);
   ASSERT_TRUE(outcome.result);
   EXPECT_FALSE(outcome.result->passed);
-  EXPECT_EQ(outcome.result->detail, "timed out after 1500ms");
+  EXPECT_EQ(outcome.result->detail, "timeout after 1500ms");
   EXPECT_GE(outcome.elapsed, 1500ms);
   EXPECT_LT(outcome.elapsed, 1500ms + 2500ms);
   EXPECT_TRUE(backend.next_request(2s));  // it did get the request

@@ -22,6 +22,7 @@ struct RecordedRequest {
   unsigned version = 11;  // 10 or 11
   Headers headers{};
   std::string body{};                  // decoded (de-chunked); empty in next_request_head()
+  Headers trailers{};                  // a chunked body's trailer fields, in order
   std::uint64_t connection_id = 0;     // 1, 2, ... in accept order; equal ids = same connection
   std::size_t index_on_connection = 0; // 0 for the first request on its connection
   std::string peer{};                  // "127.0.0.1:PORT" of the connecting side

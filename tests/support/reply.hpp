@@ -51,6 +51,7 @@ struct Reply {
   std::size_t chunks = 1;              // chunked: the body is split into this many chunks
   std::chrono::milliseconds chunk_interval{0};  // chunked: pause before every chunk but the first
   bool hold_last_chunk = false;        // chunked: wait for release() before the last chunk
+  Headers trailers{};                  // chunked: trailer fields sent after the last chunk
   // Close the connection after the head and this many body bytes (of the payload, not of
   // the chunk encoding): a backend that dies mid-body.
   std::optional<std::uint64_t> close_after_body_bytes{};

@@ -78,7 +78,7 @@ class RecordingParser : public http::basic_parser<true> {
   void on_response_impl(int, beast::string_view, int, beast::error_code&) override {}
   void on_field_impl(http::field, beast::string_view name, beast::string_view value,
                      beast::error_code&) override {
-    request.headers.emplace_back(std::string(name), std::string(value));
+    (is_header_done() ? request.trailers : request.headers).emplace_back(std::string(name), std::string(value));
   }
   void on_header_impl(beast::error_code&) override {}
   void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
@@ -336,7 +336,9 @@ asio::awaitable<bool> TestBackend::Impl::send_body(Session& session, const Reply
     if (!co_await write(session, "\r\n")) co_return false;
     offset += length;
   }
-  co_return co_await write(session, "0\r\n\r\n");
+  std::string last = "0\r\n";
+  for (const auto& [name, value] : reply.trailers) last += name + ": " + value + "\r\n";
+  co_return co_await write(session, last + "\r\n");
 }
 
 // Writes payload bytes [offset, offset + length), stopping (and closing) where

@@ -98,7 +98,7 @@ TEST(AdminConfig, UnusableTokenFile) {
   const std::string control = directory.file("control", "TOPSECRET\x01\n");
   const std::string huge = directory.file("huge", std::string(4'097, 'x'));
   const std::string at_limit = directory.file("at_limit", std::string(4'095, 'x') + "\n");
-  const std::string not_one_line = ": the token must be one line of visible ASCII characters, without spaces";
+  const std::string not_one_line = ": it must be one line of visible ASCII characters, without spaces";
   // Line 7 is "  token_file: PATH": the value starts at column 15.
   const auto case_for = [](const std::string& path, const std::string& problem) {
     return ErrorCase{with_admin("  address: 0.0.0.0:9901\n  token_file: " + path + "\n"),
@@ -143,7 +143,7 @@ TEST(AdminConfig, StructureErrors) {
   const ScopedEnvironment no_token("KEEL_ADMIN_TOKEN", std::nullopt);
   expect_errors({
       {with_admin("  address: 127.0.0.1:9901\n  tokenfile: /etc/keel/token\n"),
-       {"7:3: unknown key 'tokenfile' in admin"}},
+       {"7:3: unknown key 'tokenfile' in admin; did you mean 'token_file'?"}},
       {with_admin("  token_file: \"\"\n"),
        {"6:3: missing required key 'address' in admin", "6:15: admin.token_file must not be empty"}},
       {kListener + kPool + "admin: 127.0.0.1:9901\n",

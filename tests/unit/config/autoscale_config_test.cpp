@@ -117,7 +117,7 @@ TEST(AutoscaleConfig, BadValuesEachWithTheirPlace) {
        {"6:16: invalid webhook 'http://u:p@127.0.0.1:9/x' for pools[0].autoscale.webhook: user information in "
         "the URL is not supported"}},
       {autoscale("      command: \"  \"\n"), {"6:16: pools[0].autoscale.command must not be empty"}},
-      {autoscale("      target: 10\n"), {"6:7: unknown key 'target' in pools[0].autoscale"}},
+      {autoscale("      target: 10\n"), {"6:7: unknown key 'target' in pools[0].autoscale; did you mean 'target_concurrency'?"}},
       {kListener + kPool + "    autoscale: 10\n",
        {"5:16: expected a mapping for pools[0].autoscale, got '10'"}},
   });

@@ -19,23 +19,23 @@ const std::string kDurationHelp =
 
 TEST(ConfigErrors, UnknownKeysAtEveryDepth) {
   expect_errors({
-      {kListener + kPool + "wrokers: 2\n", {"5:1: unknown key 'wrokers' at the top level"}},
+      {kListener + kPool + "wrokers: 2\n", {"5:1: unknown key 'wrokers' at the top level; did you mean 'workers'?"}},
       {"listeners:\n  - address: 127.0.0.1:0\n    port: 80\n" + kPool,
-       {"3:5: unknown key 'port' in listeners[0]"}},
-      {"timeouts:\n  conect: 2s\n" + kListener + kPool, {"2:3: unknown key 'conect' in timeouts"}},
-      {"limits:\n  max_header: 1\n" + kListener + kPool, {"2:3: unknown key 'max_header' in limits"}},
+       {"3:5: unknown key 'port' in listeners[0]; did you mean 'address'?"}},
+      {"timeouts:\n  conect: 2s\n" + kListener + kPool, {"2:3: unknown key 'conect' in timeouts; did you mean 'connect'?"}},
+      {"limits:\n  max_header: 1\n" + kListener + kPool, {"2:3: unknown key 'max_header' in limits; did you mean 'max_header_bytes'?"}},
       {"forwarded: { mode: append, proto: https }\n" + kListener + kPool,
-       {"1:28: unknown key 'proto' in forwarded"}},
+       {"1:28: unknown key 'proto' in forwarded; valid keys: mode"}},
       {kListener + "pools:\n  - name: web\n    balancing: least_conn\n",
-       {"5:5: unknown key 'balancing' in pools[0]"}},
+       {"5:5: unknown key 'balancing' in pools[0]; did you mean 'balance'?"}},
       {kListener + "pools:\n"
                    "  - name: web\n"
                    "    backends:\n"
                    "      - { address: 127.0.0.1:8081 }\n"
                    "      - { address: 127.0.0.1:8082, weigth: 2 }\n",
-       {"7:36: unknown key 'weigth' in pools[0].backends[1]"}},
+       {"7:36: unknown key 'weigth' in pools[0].backends[1]; did you mean 'weight'?"}},
       {kListener + kPool + "routes:\n  - path_prefix: /a\n    pool: web\n    method: GET\n",
-       {"8:5: unknown key 'method' in routes[0]"}},
+       {"8:5: unknown key 'method' in routes[0]; valid keys: host, path_prefix, pool"}},
   });
 }
 
@@ -113,14 +113,14 @@ TEST(ConfigErrors, BadDurations) {
        "  client_header: 25h\n"
        "  upstream_header: [1s]\n" +
            kListener + kPool,
-       {"2:12: duration 5 for timeouts.connect needs a unit (ms, s, m or h), e.g. '5s'",
+       {"2:12: duration 5 for timeouts.connect needs a unit (ms, s, m or h); did you mean '5s'?",
         "3:9: timeouts.idle must be greater than 0, got 0s",
         "4:10: invalid duration '5x' for timeouts.drain" + kDurationHelp,
         "5:13: invalid duration '-1s' for timeouts.shutdown" + kDurationHelp,
         "6:18: timeouts.client_header must be at most 24h, got 25h",
         "7:20: expected a duration string for timeouts.upstream_header, got a list"}},
       {"timeouts:\n  connect: \"1.5\"\n  idle: 1.5ms\n" + kListener + kPool,
-       {"2:12: duration 1.5 for timeouts.connect needs a unit (ms, s, m or h), e.g. '1.5s'",
+       {"2:12: duration 1.5 for timeouts.connect needs a unit (ms, s, m or h); did you mean '1.5s'?",
         "3:9: invalid duration '1.5ms' for timeouts.idle" + kDurationHelp}},
   });
 }
@@ -296,8 +296,8 @@ TEST(ConfigErrors, EveryProblemAtOnceInDocumentOrder) {
         {"2:29: unknown pool 'nope' for routes[0].pool", "3:10: workers must be between 1 and 256, got 0",
          "5:14: invalid address '127.0.0.1' for listeners[0].address: missing port (expected host:port)",
          "8:14: pools[0].retries must be between 0 and 10, got 99",
-         "10:36: unknown key 'weigth' in pools[0].backends[0]",
-         "12:12: duration 5 for timeouts.connect needs a unit (ms, s, m or h), e.g. '5s'"}}});
+         "10:36: unknown key 'weigth' in pools[0].backends[0]; did you mean 'weight'?",
+         "12:12: duration 5 for timeouts.connect needs a unit (ms, s, m or h); did you mean '5s'?"}}});
 }
 
 TEST(ConfigErrors, HostileInputNeverThrows) {
@@ -361,7 +361,7 @@ TEST(LoadConfigFile, ErrorsNameTheFile) {
   std::remove(path.c_str());
   EXPECT_FALSE(loaded.config);
   ASSERT_EQ(loaded.errors.size(), 1u);
-  EXPECT_EQ(loaded.errors[0].to_string(), path + ":5:1: unknown key 'wrokers' at the top level");
+  EXPECT_EQ(loaded.errors[0].to_string(), path + ":5:1: unknown key 'wrokers' at the top level; did you mean 'workers'?");
 }
 
 }  // namespace

@@ -208,8 +208,14 @@ TEST(LoadConfig, ShippedDefaultConfigLoads) {
   EXPECT_EQ(config.source, path);
   EXPECT_GE(config.workers, 1u);
   ASSERT_EQ(config.listeners.size(), 1u);
-  EXPECT_EQ(config.listeners[0].address.text, "0.0.0.0:8080");
+  // The demo listens on loopback only, and its admin API and health checks are on,
+  // so that every README example works against it.
+  EXPECT_EQ(config.listeners[0].address.text, "127.0.0.1:8080");
+  ASSERT_TRUE(config.admin);
+  EXPECT_EQ(config.admin->address.text, "127.0.0.1:9901");
   ASSERT_EQ(config.pools.size(), 1u);
+  ASSERT_TRUE(config.pools[0].health_check);
+  EXPECT_EQ(config.pools[0].health_check->path, "/healthz");
   EXPECT_EQ(config.pools[0].name, "web");
   EXPECT_EQ(config.pools[0].balance, Balance::round_robin);
   ASSERT_EQ(config.pools[0].backends.size(), 2u);
@@ -227,6 +233,13 @@ TEST(LoadConfig, ShippedDefaultConfigLoads) {
   EXPECT_EQ(config.limits.max_body_bytes, defaults.limits.max_body_bytes);
   EXPECT_EQ(config.limits.max_connections, defaults.limits.max_connections);
   EXPECT_EQ(config.forwarded_mode, defaults.forwarded_mode);
+  const HealthCheck default_check;
+  EXPECT_EQ(config.pools[0].health_check->interval, default_check.interval);
+  EXPECT_EQ(config.pools[0].health_check->timeout, default_check.timeout);
+  EXPECT_EQ(config.pools[0].health_check->healthy_threshold, default_check.healthy_threshold);
+  EXPECT_EQ(config.pools[0].health_check->unhealthy_threshold, default_check.unhealthy_threshold);
+  EXPECT_EQ(config.pools[0].health_check->expect_min, default_check.expect_min);
+  EXPECT_EQ(config.pools[0].health_check->expect_max, default_check.expect_max);
   EXPECT_TRUE(config.routes.empty());
 }
 

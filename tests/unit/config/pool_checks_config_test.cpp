@@ -70,7 +70,8 @@ TEST(HealthCheckConfig, Errors) {
   const std::string status_help = ": expected a status code like 200 or a range like 200-399";
   expect_errors({
       {health("      path: /healthz\n      method: GET\n"),
-       {"7:7: unknown key 'method' in pools[0].health_check"}},
+       {"7:7: unknown key 'method' in pools[0].health_check; valid keys: path, interval, timeout, "
+        "healthy_threshold, unhealthy_threshold, expect_status"}},
       {health("      path: healthz\n"),
        {"6:13: pools[0].health_check.path must start with '/', got 'healthz'"}},
       {health("      path: /a b\n"),
@@ -90,7 +91,7 @@ TEST(HealthCheckConfig, Errors) {
        {"6:17: pools[0].health_check.interval must be greater than 0, got 0s",
         "7:16: pools[0].health_check.timeout must be greater than 0, got 0ms"}},
       {health("      interval: 5\n"),
-       {"6:17: duration 5 for pools[0].health_check.interval needs a unit (ms, s, m or h), e.g. '5s'"}},
+       {"6:17: duration 5 for pools[0].health_check.interval needs a unit (ms, s, m or h); did you mean '5s'?"}},
       {health("      interval: 1s\n      timeout: 2s\n"),
        {"7:16: pools[0].health_check.timeout (2s) must not be longer than pools[0].health_check.interval "
         "(1s)"}},
@@ -136,7 +137,7 @@ TEST(PassiveConfig, EveryKey) {
 TEST(PassiveConfig, Errors) {
   expect_errors({
       {passive("      max_fails: 3\n      fail_timout: 10s\n"),
-       {"7:7: unknown key 'fail_timout' in pools[0].passive"}},
+       {"7:7: unknown key 'fail_timout' in pools[0].passive; did you mean 'fail_timeout'?"}},
       {passive("      max_fails: 0\n"),
        {"6:18: pools[0].passive.max_fails must be between 1 and 1000, got 0"}},
       {passive("      max_fails: 1001\n"),
@@ -144,7 +145,7 @@ TEST(PassiveConfig, Errors) {
       {passive("      fail_timeout: 0s\n"),
        {"6:21: pools[0].passive.fail_timeout must be greater than 0, got 0s"}},
       {passive("      fail_timeout: 10\n"),
-       {"6:21: duration 10 for pools[0].passive.fail_timeout needs a unit (ms, s, m or h), e.g. '10s'"}},
+       {"6:21: duration 10 for pools[0].passive.fail_timeout needs a unit (ms, s, m or h); did you mean '10s'?"}},
       {kListener + kPool + "    passive: [3]\n",
        {"5:14: expected a mapping for pools[0].passive, got a list"}},
   });
@@ -163,7 +164,7 @@ TEST(PoolChecksConfig, ErrorsInOnePoolDoNotHideTheNext) {
                    "7:31: pools[1].health_check.interval must be greater than 0, got 0s"}}});
 }
 
-// Every key of INTERFACE.md that is implemented, with a value other than its default.
+// Every documented key (docs/configuration.md) that is implemented, with a value other than its default.
 TEST(FullConfig, EveryImplementedKey) {
   const ScopedEnvironment no_token("KEEL_ADMIN_TOKEN", std::nullopt);
   const TemporaryDirectory directory;

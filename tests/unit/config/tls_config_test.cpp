@@ -118,7 +118,7 @@ TEST(TlsConfig, ShapeErrors) {
        {"3:10: missing required key 'private_key' in listeners[0].tls"}},
       {"listeners:\n  - address: 127.0.0.1:0\n    tls: { certificate: a.crt, private_key: a.key, ocsp: x }\n" + kPool,
        {"3:25: cannot read certificate file 'a.crt': No such file or directory (listeners[0].tls.certificate)",
-        "3:52: unknown key 'ocsp' in listeners[0].tls"}},
+        "3:52: unknown key 'ocsp' in listeners[0].tls; valid keys: certificate, private_key, certificates"}},
       {"listeners:\n  - address: 127.0.0.1:0\n    tls: { certificates: [] }\n" + kPool,
        {"3:26: listeners[0].tls.certificates must not be empty"}},
       {"listeners:\n  - address: 127.0.0.1:0\n    tls: { certificate: a.crt, certificates: [" + pair + "] }\n" +
@@ -175,7 +175,7 @@ TEST(UpstreamTlsConfig, Errors) {
       {pool_tls("{ ca_file: /nonexistent/ca.pem }"),
        {"5:21: cannot read CA file '/nonexistent/ca.pem': No such file or directory (pools[0].tls.ca_file)"}},
       {pool_tls("{ server_name: \"a b\" }"), {"5:25: pools[0].tls.server_name must be a host name, got 'a b'"}},
-      {pool_tls("{ sni: x }"), {"5:12: unknown key 'sni' in pools[0].tls"}},
+      {pool_tls("{ sni: x }"), {"5:12: unknown key 'sni' in pools[0].tls; did you mean 'server_name'?"}},
   });
   const auto errors = errors_of(pool_tls("{ ca_file: \"" + garbage + "\" }"));
   ASSERT_EQ(errors.size(), 1u);

@@ -106,7 +106,7 @@ class FakeProber final : public Prober {
         return;
       case 'T':
         later(settings.timeout, std::move(finish),
-              {false, "timed out after " + std::to_string(settings.timeout.count()) + "ms"});
+              {false, "timeout after " + std::to_string(settings.timeout.count()) + "ms"});
         return;
       case 'F':
         later(latency_, std::move(finish), {false, "status 500"});

@@ -120,7 +120,7 @@ TEST(Checker, AProbeNeverOverlapsThePreviousOne) {
 
   // The overdue probe starts as soon as the running one completes...
   const auto completed = rig.scheduler.now();
-  ASSERT_TRUE(rig.prober.complete(1, {false, "timed out after 1000ms"}));
+  ASSERT_TRUE(rig.prober.complete(1, {false, "timeout after 1s"}));
   ASSERT_EQ(rig.prober.calls.size(), 2u);
   EXPECT_EQ(rig.prober.calls[1].start, completed);
   // ... and the next one an interval after that start.

@@ -313,5 +313,42 @@ TEST(CheckSettings, ExpectedStatusRangeIsInclusive) {
   EXPECT_FALSE(settings.is_expected_status(200));
 }
 
+TEST(Checker, ReportsTheLastCheckWithItsTimeLatencyAndRun) {
+  Rig rig;
+  rig.prober.set_latency(7ms);
+  rig.prober.set_behaviour(1, scripted("PPFFFP"));
+  rig.checker.set_targets("web", kDefaults, targets({1}));
+  EXPECT_EQ(rig.checker.last_check(1), std::nullopt);  // nothing completed yet
+  EXPECT_EQ(rig.checker.last_check(2), std::nullopt);  // not checked at all
+
+  std::string seen;
+  for (std::size_t probe = 0; probe < 6; ++probe) {
+    while (rig.prober.completions.size() == probe) rig.scheduler.advance(1ms);
+    const auto report = rig.checker.last_check(1);
+    ASSERT_TRUE(report) << "probe " << probe;
+    EXPECT_EQ(report->at, rig.prober.completions.back().second);
+    EXPECT_EQ(report->latency, 7ms);
+    EXPECT_EQ(report->detail, report->passed ? "status 200" : "status 500");
+    seen += (report->passed ? "P" : "F") + std::to_string(report->consecutive) + " ";
+  }
+  EXPECT_EQ(seen, "P1 P2 F1 F2 F3 P1 ");
+}
+
+TEST(Checker, LastCheckIsKeptWithTheTargetAndForgottenWithIt) {
+  Rig rig;
+  rig.prober.set_behaviour(1, scripted("T"));
+  rig.checker.set_targets("web", kDefaults, targets({1}));
+  rig.scheduler.advance(500ms + kDefaults.timeout);
+  auto report = rig.checker.last_check(1);
+  ASSERT_TRUE(report);
+  EXPECT_FALSE(report->passed);
+  EXPECT_EQ(report->latency, kDefaults.timeout);
+
+  rig.checker.set_targets("web", kDefaults, targets({1, 2}));  // 1 kept
+  EXPECT_EQ(rig.checker.last_check(1)->at, report->at);
+  rig.checker.set_targets("web", kDefaults, targets({2}));
+  EXPECT_EQ(rig.checker.last_check(1), std::nullopt);
+}
+
 }  // namespace
 }  // namespace keel::health

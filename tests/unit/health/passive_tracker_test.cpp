@@ -186,5 +186,34 @@ TEST(PassiveTracker, NegativeFailTimeoutActsAsZero) {
   EXPECT_FALSE(tracker.is_ejected(kStart));
 }
 
+TEST(PassiveTracker, EjectionCauseCountsTheFailuresOfTheEjectingRunByKind) {
+  PassiveTracker tracker(3, 10s);
+  EXPECT_EQ(tracker.ejection_cause(), EjectionCause{});
+  // A failure then a success: that run is forgotten.
+  EXPECT_FALSE(tracker.record_failure(kStart, LiveFailure::timeout));
+  tracker.record_success();
+  EXPECT_FALSE(tracker.record_failure(kStart + 1s, LiveFailure::connect));
+  EXPECT_FALSE(tracker.record_failure(kStart + 2s, LiveFailure::timeout));
+  EXPECT_EQ(tracker.ejection_cause(), EjectionCause{});  // not ejected yet
+  EXPECT_TRUE(tracker.record_failure(kStart + 3s, LiveFailure::connect));
+  EXPECT_EQ(tracker.ejection_cause(), (EjectionCause{.connect_failures = 2, .timeouts = 1}));
+
+  // Failures while ejected change nothing; the next ejection has its own cause.
+  EXPECT_FALSE(tracker.record_failure(kStart + 4s, LiveFailure::timeout));
+  EXPECT_EQ(tracker.ejection_cause(), (EjectionCause{.connect_failures = 2, .timeouts = 1}));
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(tracker.record_failure(kStart + 20s + i * 1s, LiveFailure::timeout));
+  EXPECT_TRUE(tracker.record_failure(kStart + 23s, LiveFailure::timeout));
+  EXPECT_EQ(tracker.ejection_cause(), (EjectionCause{.connect_failures = 0, .timeouts = 3}));
+}
+
+TEST(PassiveTracker, DescribesTheCauseForPeople) {
+  EXPECT_EQ(describe({.connect_failures = 3, .timeouts = 0}), "3 connect failures");
+  EXPECT_EQ(describe({.connect_failures = 1, .timeouts = 0}), "1 connect failure");
+  EXPECT_EQ(describe({.connect_failures = 0, .timeouts = 1}), "1 timeout");
+  EXPECT_EQ(describe({.connect_failures = 0, .timeouts = 2}), "2 timeouts");
+  EXPECT_EQ(describe({.connect_failures = 2, .timeouts = 1}), "2 connect failures, 1 timeout");
+  EXPECT_EQ(describe({}), "");
+}
+
 }  // namespace
 }  // namespace keel::health

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proxy/admin/admin_routes.hpp"
+#include "proxy/admin/dashboard.hpp"
 #include "proxy/admin/json_codec.hpp"
 
 namespace keel::admin {
@@ -47,7 +48,7 @@ class FakePoolAdmin final : public PoolAdmin {
 
   // "web" is autoscaled, "api" is not.
   std::vector<AutoscaleInfo> autoscaling() const override {
-    return {{.pool = "web", .current = 2, .desired = 5, .observed_concurrency = 41.5, .mode = "panic"}};
+    return {{.pool = "web", .current = 2, .desired = 5, .observed_concurrency = 41.5, .mode = "panic", .decided_by = {}}};
   }
 
   std::optional<PoolInfo> pool(std::string_view name) const override {
@@ -152,7 +153,7 @@ TEST_F(AdminRoutesTest, ListsPoolsWithBackendsInTheContractShape) {
   const auto response = send("GET", "/api/v1/pools");
   EXPECT_EQ(response.status, 200);
   EXPECT_TRUE(response.headers.empty());
-  // Exact bytes: field names and order as INTERFACE.md shows them.
+  // Exact bytes: field names and order as docs/admin-api.md shows them.
   EXPECT_EQ(json::serialize(response.body),
             R"({"pools":[)"
             R"({"name":"web","balance":"round_robin","backends":[)"
@@ -363,16 +364,17 @@ TEST_F(AdminRoutesTest, QueryStringsAreIgnored) {
 TEST_F(AdminRoutesTest, AbsoluteFormTargetsUseTheirPath) {
   EXPECT_EQ(send("GET", "http://127.0.0.1:9901/api/v1/pools/web").status, 200);
   EXPECT_EQ(send("GET", "HTTP://admin.test/healthz?x").status, 200);
-  EXPECT_EQ(send("GET", "http://admin.test").status, 404);
+  EXPECT_EQ(send("GET", "http://admin.test").content_type, "text/html; charset=utf-8");  // path "/": the dashboard
+  EXPECT_EQ(send("GET", "http://admin.test/ui/x").status, 404);
 }
 
 TEST_F(AdminRoutesTest, UnknownPathsAre404) {
   for (const auto* target :
-       {"/", "", "*", "/api", "/api/", "/api/v1", "/api/v1/", "/api/v2/pools", "/api/v1/pools/", "/api/v1/pool",
+       {"", "*", "/api", "/api/", "/api/v1", "/api/v1/", "/api/v2/pools", "/api/v1/pools/", "/api/v1/pool",
         "/API/v1/pools", "//api/v1/pools", "/api/v1/pools/web/", "/api/v1/pools/web/backend",
         "/api/v1/pools/web/backends/", "/api/v1/pools/web/backends/127.0.0.1:8081/x",
         "/api/v1/pools/web/autoscale/", "/api/v1/pools/web/autoscale/x", "/metrics/", "/metrics/x", "/healthz/",
-        "/healthz/x", "/api/v1/pools//backends"}) {
+        "/healthz/x", "/api/v1/pools//backends", "/ui/nope.js", "/ui/x/", "/ui/dashboard.js/", "/index.html"}) {
     const auto response = send("GET", target);
     EXPECT_EQ(response.status, 404) << target;
     EXPECT_EQ(response.body, error_body("not found")) << target;
@@ -397,6 +399,46 @@ TEST_F(AdminRoutesTest, MetricsIsPrometheusTextFromTheControlPlane) {
 TEST_F(AdminRoutesTest, MetricsNeedsNoTokenButTheApiDoes) {
   EXPECT_EQ(send_guarded("GET", "/metrics", std::nullopt).status, 200);
   EXPECT_EQ(send_guarded("GET", "/api/v1/pools", std::nullopt).status, 401);
+}
+
+TEST_F(AdminRoutesTest, DashboardPageAndItsFiles) {
+  for (const auto* target : {"/", "/ui", "/ui/", "/?refresh=0.5", "/ui/index.html"}) {
+    for (const auto* method : {"GET", "HEAD"}) {
+      const auto response = send(method, target);
+      EXPECT_EQ(response.status, 200) << target;
+      EXPECT_EQ(response.content_type, "text/html; charset=utf-8") << target;
+      ASSERT_TRUE(response.text) << target;
+      EXPECT_NE(response.text->find("/ui/dashboard.js"), std::string::npos) << target;
+      EXPECT_NE(header(response, "Content-Security-Policy").value_or("").find("script-src 'self'"), std::string::npos);
+      EXPECT_EQ(header(response, "X-Content-Type-Options"), "nosniff");
+    }
+  }
+  const auto script = send("GET", "/ui/dashboard.js");
+  EXPECT_EQ(script.content_type, "text/javascript; charset=utf-8");
+  ASSERT_TRUE(script.text);
+  EXPECT_NE(script.text->find("/api/v1/pools"), std::string::npos);
+  EXPECT_EQ(send("GET", "/ui/dashboard.css").content_type, "text/css; charset=utf-8");
+  EXPECT_EQ(send("POST", "/").status, 405);
+  EXPECT_EQ(header(send("DELETE", "/ui/dashboard.js"), "Allow"), "GET, HEAD");
+  EXPECT_TRUE(admin_.calls.empty());
+}
+
+// The page holds no data, so it is served without a token; what it shows comes
+// from /api/, which asks for one.
+TEST_F(AdminRoutesTest, DashboardNeedsNoTokenButTheApiItCallsDoes) {
+  EXPECT_EQ(send_guarded("GET", "/", std::nullopt).status, 200);
+  EXPECT_EQ(send_guarded("GET", "/ui/dashboard.js", std::nullopt).status, 200);
+  EXPECT_EQ(send_guarded("GET", "/api/v1/pools", std::nullopt).status, 401);
+  EXPECT_EQ(send_guarded("GET", "/api/v1/pools/web/autoscale", std::nullopt).status, 401);
+}
+
+TEST_F(AdminRoutesTest, EveryDashboardFileIsEmbedded) {
+  std::vector<std::string_view> names;
+  for (const auto& file : dashboard_files()) {
+    names.push_back(file.name);
+    EXPECT_FALSE(file.content.empty()) << file.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string_view>{"index.html", "dashboard.css", "dashboard.js"}));
 }
 
 TEST_F(AdminRoutesTest, AutoscaleOfAnAutoscaledPool) {
@@ -685,6 +727,25 @@ TEST(AdminJsonCodec, BackendFieldsInContractOrder) {
   EXPECT_EQ(json::serialize(to_json(info)),
             R"({"address":"127.0.0.1:8081","weight":1,"state":"draining","health":"unhealthy",)"
             R"("active_requests":0,"total_requests":18446744073709551615})");
+}
+
+TEST(AdminJsonCodec, BackendExplainsItsHealthWhenKnown) {
+  BackendInfo info{.address = "127.0.0.1:8081", .weight = 1, .state = "active", .health = "unhealthy"};
+  info.check = CheckInfo{.last = "2026-12-04T17:00:00Z", .passed = false, .detail = "status 503",
+                         .latency_ms = 1.5, .consecutive = 3};
+  info.ejected = EjectionInfo{.until = "2026-12-04T17:00:10Z", .reason = "3 connect failures"};
+  const json::object shown = to_json(info);
+  EXPECT_EQ(shown.at("check"), json::parse(R"({"last":"2026-12-04T17:00:00Z","result":"fail","detail":"status 503",)"
+                                            R"("latency_ms":1.5,"consecutive":3})"));
+  EXPECT_EQ(shown.at("ejected"), json::parse(R"({"until":"2026-12-04T17:00:10Z","reason":"3 connect failures"})"));
+  info.check->passed = true;
+  EXPECT_EQ(to_json(info).at("check").at("result"), "pass");
+
+  // Neither field without something to say.
+  info.check.reset();
+  info.ejected.reset();
+  EXPECT_FALSE(to_json(info).contains("check"));
+  EXPECT_FALSE(to_json(info).contains("ejected"));
 }
 
 TEST(AdminJsonCodec, ParsesValidBodies) {

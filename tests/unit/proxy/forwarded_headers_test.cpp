@@ -54,6 +54,19 @@ TEST(UpstreamRequestHead, PassesEndToEndFieldsAndAddsForwarding) {
             with_forwarded({"GET /a?b=c HTTP/1.1", "Host: h.test", "Accept: */*", "Cookie: k=v"}));
 }
 
+// What an HTTP/2 front end builds from its pseudo-headers gets the same rewrite.
+TEST(UpstreamRequestHead, AHeadWithoutAParserIsRewrittenTheSame) {
+  const std::vector<Field> fields = {{beast_http::field::host, "Host", "h.test"},
+                                     {beast_http::field::unknown, "X-Forwarded-Proto", "forged"},
+                                     {beast_http::field::te, "TE", "trailers"},
+                                     {beast_http::field::accept, "Accept", "*/*"}};
+  std::string out;
+  write_upstream_request_head(out, RequestHead{.method = "GET", .target = "/a", .version = 11, .fields = fields},
+                              "h.test", Framing::chunked, 0, false, kContext);
+  Lines expected = with_forwarded({"GET /a HTTP/1.1", "Host: h.test", "Accept: */*", "Transfer-Encoding: chunked"});
+  EXPECT_EQ(head_lines(out), expected);
+}
+
 TEST(UpstreamRequestHead, HostIsPassedUnchanged) {
   for (const std::string_view host : {"Shop.Test:8080", "[::1]:8080", "h.test"}) {
     const std::string message = "GET / HTTP/1.1\r\nhOsT: " + std::string(host) + "\r\n\r\n";

@@ -177,13 +177,61 @@ TEST(HeadParser, ContentLengthBodyCanGoOutChunked) {
   EXPECT_EQ(outcome.output, "5\r\nhello\r\n0\r\n\r\n");
 }
 
-TEST(HeadParser, ChunkedBodyIsReframedWithoutExtensionsOrTrailers) {
+TEST(HeadParser, ChunkedBodyIsReframedWithoutExtensionsButWithItsTrailer) {
   const auto outcome = parse_request(kChunkedRequest, Framing::chunked);
   EXPECT_FALSE(outcome.ec) << outcome.ec.message();
   EXPECT_TRUE(outcome.done);
   EXPECT_EQ(outcome.output, kReframedChunks);
   EXPECT_EQ(outcome.body_bytes, kChunkedBody.size());
   EXPECT_EQ(outcome.chunk_headers, 4u);  // the last chunk counts too
+}
+
+// Trailer fields go through to a chunked next hop, in the last chunk; framing,
+// routing and hop-by-hop ones do not (RFC 9110 §6.5.1), nor do they reach a
+// next hop without chunks.
+TEST(HeadParser, ChunkedTrailerIsForwardedWithoutForbiddenFields) {
+  const std::string response =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\n"
+      "Grpc-Status: 0\r\nX-Checksum: sha256=x\r\nConnection: close\r\nHost: elsewhere\r\n"
+      "Keep-Alive: 5\r\nTrailer: X\r\nTE: trailers\r\n\r\n";
+  const auto chunked = parse_response(response, Framing::chunked);
+  ASSERT_FALSE(chunked.ec) << chunked.ec.message();
+  EXPECT_TRUE(chunked.done);
+  EXPECT_EQ(chunked.output, "3\r\nabc\r\n0\r\nGrpc-Status: 0\r\nX-Checksum: sha256=x\r\n\r\n");
+  const auto raw = parse_response(response, Framing::until_close);
+  EXPECT_TRUE(raw.done);
+  EXPECT_EQ(raw.output, "abc");
+}
+
+TEST(HeadParser, EmptyBodyWithTrailerKeepsOneLastChunk) {
+  const auto outcome = parse_request(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Sum: 1\r\n\r\n",
+      Framing::chunked);
+  ASSERT_FALSE(outcome.ec) << outcome.ec.message();
+  EXPECT_EQ(outcome.output, "0\r\nX-Sum: 1\r\n\r\n");
+}
+
+TEST(HeadParser, TrailerFieldsAreCollectedForAnUnchunkedHop) {
+  const std::string bytes =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\nA: 1\r\nKeep-Alive: x\r\nB: 2\r\n\r\n";
+  std::vector<Field> fields;
+  std::vector<Field> trailers;
+  std::string output;
+  ResponseParser parser(fields);
+  test_support::set_limits(parser, {});
+  boost::beast::error_code ec;
+  const std::size_t used = parser.put(test_support::as_buffer(bytes), ec);
+  ASSERT_TRUE(parser.is_header_done());
+  parser.set_body_output(&output, Framing::until_close);
+  parser.set_trailer_output(&trailers);
+  parser.eager(true);
+  parser.put(test_support::as_buffer(std::string_view(bytes).substr(used)), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_TRUE(parser.is_done());
+  EXPECT_EQ(output, "z");
+  const std::vector<FieldCopy> expected = {{field::unknown, "A", "1"}, {field::unknown, "B", "2"}};
+  EXPECT_EQ(test_support::copy_fields(trailers), expected);
 }
 
 TEST(HeadParser, ChunkedBodyToALengthlessHopIsRaw) {

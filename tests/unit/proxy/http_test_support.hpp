@@ -20,7 +20,8 @@ namespace keel::http::test_support {
 inline constexpr std::uint32_t kHeaderLimit = 8192;
 
 // A chunked request with extensions, upper-case and zero-padded sizes and a
-// trailer; what it carries, and how RelayParser re-frames it.
+// trailer; what it carries, and how RelayParser re-frames it (the trailer goes
+// through, the extensions do not).
 inline constexpr std::string_view kChunkedRequest =
     "POST /upload HTTP/1.1\r\n"
     "Host: a\r\n"
@@ -32,7 +33,7 @@ inline constexpr std::string_view kChunkedRequest =
     "0;final=1\r\nExpires: never\r\n\r\n";
 inline constexpr std::string_view kChunkedBody = "Wikipedia in\r\n\r\nchunks.";
 inline constexpr std::string_view kReframedChunks =
-    "4\r\nWiki\r\n5\r\npedia\r\ne\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n";
+    "4\r\nWiki\r\n5\r\npedia\r\ne\r\n in\r\n\r\nchunks.\r\n0\r\nExpires: never\r\n\r\n";
 
 struct Limits {
   std::uint32_t header = kHeaderLimit;
@@ -185,8 +186,9 @@ inline Outcome parse_response(std::string_view message, Framing output_framing,
 }
 
 // Strictly decodes what RelayParser emits as chunked: lower-case hex sizes
-// without leading zeros or extensions, no empty chunk before the last, and no
-// trailer. nullopt when `text` is anything else.
+// without leading zeros or extensions, no empty chunk before the last; a
+// trailer section is appended after "\n[trailer]\n". nullopt when `text` is
+// anything else.
 inline std::optional<std::string> dechunk(std::string_view text) {
   std::string body;
   for (;;) {
@@ -207,7 +209,9 @@ inline std::optional<std::string> dechunk(std::string_view text) {
     }
     text.remove_prefix(line_end + 2);
     if (size == 0) {
-      if (text != "\r\n") return std::nullopt;
+      // The trailer section, kept as it is after the body so it is compared too.
+      if (text.size() < 2 || text.substr(text.size() - 2) != "\r\n") return std::nullopt;
+      if (text != "\r\n") body.append("\n[trailer]\n").append(text);
       return body;
     }
     if (text.size() < size + 2 || text.substr(size, 2) != "\r\n") return std::nullopt;
