@@ -206,26 +206,7 @@ class ClientConnection final : public Expirable, public ClientHandle, public Exc
 };
 
 void ClientConnection::end_request() {
-  if (log::AccessLogWriter* access_log = worker_.access_log(); access_log && buffers_ &&
-                                                              (buffers_->access.captured || buffers_->record.status)) {
-    AccessCapture& access = buffers_->access;
-    const auto duration = access.captured ? Clock::now() - buffers_->record.start : Clock::duration(0);
-    access_log->write({.time = access.captured ? access.time : std::chrono::system_clock::now(),
-                       .client_ip = client_ip_,
-                       .method = access.method,
-                       .target = access.target,
-                       .version = access.version,
-                       .status = buffers_->record.status,
-                       .response_bytes = buffers_->record.response_bytes,
-                       .referer = access.referer,
-                       .user_agent = access.user_agent,
-                       .host = access.host,
-                       .pool = buffers_->record.pool ? std::string_view(buffers_->record.pool->name()) : std::string_view(),
-                       .backend = buffers_->record.backend ? std::string_view(buffers_->record.backend->address) : std::string_view(),
-                       .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(duration)});
-    access.clear();
-  }
-  buffers_->record.finish(worker_.counters());
+  if (buffers_) finish_request(worker_, *buffers_, client_ip_);
 }
 
 // Kept small on purpose: this frame is what an idle keep-alive connection costs
