@@ -7,12 +7,18 @@
 namespace keel::http2 {
 namespace {
 
+// Names: nghttp2 keeps the pointer until the frame is serialized, which is why
+// the caller keeps `names` alive. Values are copied at submission: they point
+// into the backend's input buffer, which the exchange reads into again before
+// the connection's writer serializes the frame.
 nghttp2_nv make_nv(std::string_view name, std::string_view value) {
-  // NO_COPY: nghttp2 keeps the pointers until the frame is serialized, which
-  // is why the caller keeps the storage alive; it copies nothing per header.
   return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                     reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-                    NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+                    NGHTTP2_NV_FLAG_NO_COPY_NAME};
+}
+
+void append_lower(std::string& out, std::string_view text) {
+  for (const char c : text) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
 }
 
 bool is_forwardable(const std::vector<http::Field>& fields, const http::Field& field) {
@@ -46,12 +52,30 @@ void make_response_headers(std::vector<nghttp2_nv>& out, std::string& names, std
   for (const http::Field& field : fields) {
     if (!is_forwardable(fields, field)) continue;
     const std::size_t at = names.size();
-    for (const char c : field.name) names.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c);
+    append_lower(names, field.name);
     out.push_back(make_nv(std::string_view(names).substr(at, field.name.size()), field.value));
   }
   if (input.content_length) {
     set_number(length_text, *input.content_length);
     out.push_back(make_nv("content-length", length_text));
+  }
+}
+
+void make_trailer_headers(std::vector<nghttp2_nv>& out, std::string& storage, const std::vector<http::Field>& fields) {
+  out.clear();
+  storage.clear();
+  std::size_t bytes = 0;
+  for (const http::Field& field : fields) bytes += field.name.size() + field.value.size();
+  storage.reserve(bytes);  // the views taken below never move
+  for (const http::Field& field : fields) {
+    const std::size_t at = storage.size();
+    append_lower(storage, field.name);
+    storage.append(field.value);
+    const std::string_view all(storage);
+    out.push_back(nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(all.data() + at)),
+                             reinterpret_cast<uint8_t*>(const_cast<char*>(all.data() + at + field.name.size())),
+                             field.name.size(), field.value.size(),
+                             NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE});
   }
 }
 

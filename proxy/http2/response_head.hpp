@@ -1,7 +1,7 @@
 // A backend's HTTP/1.1 response head as the name-value list of an HTTP/2
-// HEADERS frame. Pure: the nghttp2_nv structs point into the fields (whose
-// views live in the upstream buffer) and into `names`, which holds the
-// lower-cased names; both must outlive the frame's submission.
+// HEADERS frame. Pure: the nghttp2_nv structs point into `names`, which holds
+// the lower-cased names and must outlive the frame's submission, and into the
+// fields' values, which nghttp2 copies when the frame is submitted.
 #pragma once
 
 #include "proxy/http/head_parser.hpp"
@@ -30,5 +30,11 @@ struct ResponseHeadInput {
 // capacity of `out` and `names`: no allocation once they have grown.
 void make_response_headers(std::vector<nghttp2_nv>& out, std::string& names, std::string& status_text,
                            std::string& length_text, const ResponseHeadInput& input);
+
+// A response's trailer fields (already filtered by the response parser, see
+// http::is_forwardable_trailer) as the name-value list of a trailing HEADERS
+// frame: names lower-cased, names and values copied into `storage`, which must
+// outlive the frame's submission.
+void make_trailer_headers(std::vector<nghttp2_nv>& out, std::string& storage, const std::vector<http::Field>& fields);
 
 }  // namespace keel::http2

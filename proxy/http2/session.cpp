@@ -1,5 +1,7 @@
 #include "proxy/http2/session.hpp"
 
+#include "proxy/http2/response_head.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -30,6 +32,8 @@ void Stream::reset_for_reuse() {
   response_body.clear();
   response_offset = 0;
   response_nva.clear();
+  trailer_nva.clear();
+  trailer_bytes.clear();
   user = nullptr;
   header_bytes.clear();
   header_sizes.clear();
@@ -127,6 +131,7 @@ void Session::submit_error(Stream& stream, int status, std::string_view body) {
   stream.response_nva.push_back(nv(":status", stream.status_text));
   stream.response_nva.push_back(nv("content-type", "text/plain"));
   stream.response_nva.push_back(nv("content-length", stream.length_text));
+  if (status == 503) stream.response_nva.push_back(nv("retry-after", "1"));  // as HTTP/1.1 answers it
   stream.response_body.assign(body);
   stream.response_offset = 0;
   submit_response(stream, status, stream.response_nva, !body.empty());
@@ -141,6 +146,10 @@ void Session::append_response_body(Stream& stream, std::string_view bytes) {
   }
   stream.response_body.append(bytes);
   nghttp2_session_resume_data(session_, stream.id);
+}
+
+void Session::set_response_trailers(Stream& stream, const std::vector<http::Field>& trailers) {
+  make_trailer_headers(stream.trailer_nva, stream.trailer_bytes, trailers);
 }
 
 void Session::finish_response_body(Stream& stream) {
@@ -326,7 +335,7 @@ int Session::on_stream_close(nghttp2_session* session, int32_t stream_id, uint32
   return 0;
 }
 
-ssize_t Session::read_body(nghttp2_session*, int32_t, uint8_t* buffer, size_t length, uint32_t* flags,
+ssize_t Session::read_body(nghttp2_session* session, int32_t stream_id, uint8_t* buffer, size_t length, uint32_t* flags,
                            nghttp2_data_source* source, void* user) {
   Session& self = self_of(user);
   Stream& stream = *static_cast<Stream*>(source->ptr);
@@ -339,6 +348,12 @@ ssize_t Session::read_body(nghttp2_session*, int32_t, uint8_t* buffer, size_t le
     stream.response_offset = 0;
     if (stream.response_body_done) {
       *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!stream.trailer_nva.empty()) {
+        // The trailers end the stream; nghttp2 takes them from inside this callback.
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        if (nghttp2_submit_trailer(session, stream_id, stream.trailer_nva.data(), stream.trailer_nva.size()) != 0)
+          return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // the stream is reset: not a whole response
+      }
       return static_cast<ssize_t>(take);
     }
     if (stream.waiting_for_room && stream.user) {

@@ -8,6 +8,7 @@
 // response buffering) are kept here too.
 #pragma once
 
+#include "proxy/http/head_parser.hpp"
 #include "proxy/http2/request_head.hpp"
 #include "proxy/http2/stream_memory.hpp"
 
@@ -57,6 +58,8 @@ struct Stream {
   std::size_t response_offset = 0;
   std::vector<nghttp2_nv> response_nva;
   std::string response_names, status_text, length_text;
+  std::vector<nghttp2_nv> trailer_nva;  // sent after the last DATA, when not empty
+  std::string trailer_bytes;
   void* user = nullptr;
   std::size_t slot = 0;  // index in the session's live list
 
@@ -108,9 +111,12 @@ class Session {
   // The response head. With `has_body`, DATA follows from append_response_body()
   // until finish_response_body().
   void submit_response(Stream& stream, int status, const std::vector<nghttp2_nv>& nva, bool has_body);
-  // A short error answer (text/plain), e.g. 431, 502, 503.
+  // A short error answer (text/plain), e.g. 431, 502, 503 (with Retry-After).
   void submit_error(Stream& stream, int status, std::string_view body);
   void append_response_body(Stream& stream, std::string_view bytes);
+  // Trailer fields for the response in progress: a HEADERS frame after its
+  // last DATA ends the stream instead.
+  void set_response_trailers(Stream& stream, const std::vector<http::Field>& trailers);
   void finish_response_body(Stream& stream);
   // Request body bytes reached the backend: opens the client's window again.
   void consume(Stream& stream, std::size_t bytes);
