@@ -45,10 +45,10 @@ void StreamTask::reset() {
   connection = nullptr;
   stream = nullptr;
   request_body.clear();
-  sending.clear();
   request_body_bytes = 0;
-  request_body_done = chunked_upload = uploading = cancelled = body_too_large = false;
-  upstream = nullptr;
+  unconsumed = 0;
+  request_body_done = chunked_upload = cancelled = body_cancelled = body_too_large = false;
+  response_has_body = reset_sent = false;
 }
 
 Connection::Connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket, std::string client_ip,
@@ -106,7 +106,7 @@ void Connection::close_socket() {
 }
 
 // Between streams the connection may idle for timeouts.idle; with streams
-// open, each stream's own waits are bounded (stream_exchange.cpp) and a write
+// open, each stream's own waits are bounded (stream_client.cpp) and a write
 // the client does not take within timeouts.idle ends the connection.
 void Connection::refresh_deadline() {
   if (draining_) return;  // the linger deadline stands
@@ -211,6 +211,8 @@ asio::awaitable<void> Connection::run_stream(StreamTask* task) {
   active_.pop_back();
   Stream* stream = task->stream;
   if (stream) {
+    // Body bytes nobody will forward: the client's window reopens.
+    session_.consume(*stream, task->request_body.size() + task->unconsumed);
     stream->user = nullptr;
     session_.release(*stream);
   }
@@ -225,22 +227,19 @@ asio::awaitable<void> Connection::run_stream(StreamTask* task) {
 
 void Connection::on_request_body(Stream& stream, std::string_view bytes) {
   auto* task = static_cast<StreamTask*>(stream.user);
-  if (task->cancelled || task->body_too_large) {
+  if (task->cancelled || task->body_too_large || task->body_cancelled) {
     session_.consume(stream, bytes.size());  // nobody forwards them: the window reopens now
     return;
   }
   task->request_body_bytes += bytes.size();
   const std::uint64_t limit = worker_.snapshot().limits.max_body_bytes;
   if (limit != 0 && task->request_body_bytes > limit) {
-    // 413 if the backend has not answered yet; the backend request is abandoned.
+    // The upload stops with too_large: 413 if the backend has not answered
+    // yet, else the response is cut (as for HTTP/1.1).
     task->body_too_large = true;
-    session_.consume(stream, bytes.size());
-    if (!stream.response_submitted) {
-      if (task->buffers) task->buffers->record.answered(413);
-      session_.submit_error(stream, 413, "Payload Too Large\n");
-    }
-    cancel(*task);
-    wake_writer();
+    session_.consume(stream, bytes.size() + task->request_body.size());
+    task->request_body.clear();
+    task->body_ready.cancel();
     return;
   }
   task->request_body.append(bytes);
@@ -272,10 +271,8 @@ void Connection::on_stream_closed(Stream& stream) {
 
 void Connection::cancel(StreamTask& task) {
   task.cancelled = true;
-  if (task.upstream) {
-    boost::system::error_code ignored;
-    task.upstream->socket().close(ignored);
-  }
+  // Closes the backend connection in use: the backend sees its request cancelled.
+  if (task.buffers) worker::Exchange(worker_, *task.buffers, task).cancel();
   task.body_ready.cancel();
   task.room.cancel();
 }

@@ -1,9 +1,10 @@
 // The HTTP/2 client connection's internals, shared by its I/O loop
-// (connection.cpp) and the exchange each stream runs (stream_exchange.cpp).
+// (connection.cpp) and the exchange each stream runs (stream_client.cpp).
 #pragma once
 
 #include "proxy/http2/session.hpp"
 #include "proxy/tls/stream.hpp"
+#include "proxy/worker/exchange.hpp"
 #include "proxy/worker/exchange_buffers.hpp"
 #include "proxy/worker/upstream_pool.hpp"
 #include "proxy/worker/worker.hpp"
@@ -20,25 +21,45 @@ namespace keel::http2 {
 
 class Connection;
 
-// One stream's I/O state while its exchange runs; pooled per connection.
-struct StreamTask {
+// One stream while its exchange runs, and the exchange's client
+// (worker::ExchangeClient): the response goes out as HEADERS, DATA and
+// trailing HEADERS, the request body comes from DATA frames. Pooled per
+// connection (stream_client.cpp).
+class StreamTask final : public worker::ExchangeClient {
+ public:
   explicit StreamTask(const boost::asio::any_io_executor& executor) : body_ready(executor), room(executor) {}
   void reset();
+
+  // worker::ExchangeClient.
+  tls::Stream* byte_stream() override { return nullptr; }
+  void before_write(worker::Clock::duration) override {}
+  void encode_head(const http::ResponseParser& response, const http::ResponseFraming& framing,
+                   std::string& out) override;
+  void encode_trailers(const std::vector<http::Field>& trailers, std::string& out) override;
+  boost::asio::awaitable<bool> write(std::string_view framed, std::string_view tail) override;
+  boost::asio::awaitable<bool> send_error(boost::beast::http::status status, std::string_view detail,
+                                          bool keep_alive) override;
+  boost::asio::awaitable<worker::BodyRead> read_body(std::string& out) override;
+  void cancel_body() override;
+  boost::asio::awaitable<void> tunnel(worker::UpstreamConnection& upstream, boost::beast::flat_buffer& pending,
+                                      worker::Clock::duration idle) override;
 
   Connection* connection = nullptr;
   Stream* stream = nullptr;
   std::size_t slot = 0;  // in the connection's active list
-  std::unique_ptr<worker::ExchangeBuffers> buffers;
-  std::string request_body;  // DATA bytes not yet written upstream (at most one window)
-  std::string sending;       // the bytes of the write in flight
+  std::unique_ptr<worker::ExchangeBuffers> buffers;  // while the exchange runs
+  std::string request_body;  // DATA bytes not yet handed to the upload
   std::uint64_t request_body_bytes = 0;
+  std::size_t unconsumed = 0;  // handed to the upload, not yet given back to the client's window
+  worker::Clock::duration idle{};  // timeouts.idle when the stream began
   bool request_body_done = false;
-  bool chunked_upload = false;
-  bool uploading = false;
-  bool cancelled = false;          // the client reset the stream, or the connection died
+  bool chunked_upload = false;   // the backend gets the body in chunks (no content-length)
+  bool cancelled = false;        // the client reset the stream, or the connection died
+  bool body_cancelled = false;   // the exchange gave up the request body
   bool body_too_large = false;
-  worker::UpstreamConnection* upstream = nullptr;  // while forwarding
-  boost::asio::steady_timer body_ready;  // the upload pump waits for DATA
+  bool response_has_body = false;  // the response HEADERS did not end the stream
+  bool reset_sent = false;
+  boost::asio::steady_timer body_ready;  // the upload waits for DATA
   boost::asio::steady_timer room;        // the response relay waits for the client to read
 };
 
@@ -101,10 +122,10 @@ class Connection final : public worker::Expirable, public worker::ClientHandle, 
   bool closed_ = false;
 };
 
-// The exchange one stream runs: route, pick, forward, relay (stream_exchange.cpp).
-// TODO(#12): drive the shared Exchange once the HTTP/1.1 refactor lands.
+// The exchange one stream runs (stream_client.cpp): its request head through
+// the same guard as HTTP/1.1, then the shared worker::Exchange.
 boost::asio::awaitable<void> run_exchange(Connection& connection, StreamTask& task);
-// Written into a task's upload: what the request body pump does.
-boost::asio::awaitable<void> pump_upload(Connection& connection, StreamTask& task);
+// Resets the stream once (the client must not take a cut response for a whole one).
+void reset_stream(Connection& connection, StreamTask& task, std::uint32_t error_code);
 
 }  // namespace keel::http2

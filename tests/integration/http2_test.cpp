@@ -120,6 +120,48 @@ TEST(Http2, ErrorsKeepTheirStatus) {
   EXPECT_EQ(result.at("status"), "503");
 }
 
+TEST(Http2, ResponseTrailersReachTheClientHopByHopOnesStayBehind) {
+  TestBackend backend;
+  Reply reply = Reply::streamed("hello trailers", 3, 0ms);
+  reply.trailers = {{"Grpc-Status", "0"}, {"X-Checksum", "sha256=abc"}, {"Keep-Alive", "timeout=1"}};
+  backend.set_reply(reply);
+  KeelUnderTest keel(single_pool_config({backend.address()}));
+  for (int i = 0; i < 2; ++i) {  // the second one reuses the backend connection
+    const auto result = h2_client("get", keel.address());
+    EXPECT_EQ(result.at("status"), "200");
+    EXPECT_EQ(result.at("body"), "hello trailers");
+    EXPECT_EQ(result.at("trailers"), "grpc-status=0,x-checksum=sha256=abc");
+    EXPECT_EQ(result.at("reset"), "");
+  }
+  EXPECT_EQ(backend.connection_count(), 1u);
+}
+
+TEST(Http2, KeelsOwnAnswersAreTheHttp11OnesWithRetryAfterOn503) {
+  KeelUnderTest empty(make_config({PoolSpec{.backends = {}}}));
+  const auto result = h2_client("get", empty.address());
+  EXPECT_EQ(result.at("status"), "503");
+  EXPECT_EQ(result.at("body").rfind("503 Service Unavailable: no backend available in pool ", 0), 0u)
+      << result.at("body");
+  EXPECT_EQ(result.at("retry_after"), "1");
+}
+
+TEST(Http2, ABackendDyingMidBodyResetsTheStream) {
+  TestBackend backend;
+  backend.set_reply(Reply::close_mid_body(100'000, 1000));
+  KeelUnderTest keel(single_pool_config({backend.address()}));
+  const auto result = h2_client("get", keel.address());
+  EXPECT_EQ(result.at("status"), "200");
+  EXPECT_EQ(result.at("reset"), "2");  // INTERNAL_ERROR: a cut body is not taken for a whole one
+}
+
+TEST(Http2, AStalledUploadGets408AfterTheIdleTimeout) {
+  TestBackend backend;
+  KeelUnderTest keel(single_pool_config({backend.address()}, "timeouts:\n  idle: 1s\n"));
+  const auto result = h2_client("stalled_upload", keel.address(), "1000");
+  EXPECT_EQ(result.at("status"), "408");
+  EXPECT_GE(std::stod(result.at("after")), 0.9);
+}
+
 TEST(Http2, ConnectionSpecificHeaderResetsOnlyItsStream) {
   TestBackend backend;
   KeelUnderTest keel(single_pool_config({backend.address()}));

@@ -40,6 +40,8 @@ class Client:
             self.conn.update_settings(settings)
         self.flush()
         self.status = {}
+        self.headers = {}
+        self.trailers = {}
         self.bodies = {}
         self.resets = {}
         self.ended = set()
@@ -82,7 +84,10 @@ class Client:
 
     def handle(self, event):
         if isinstance(event, h2.events.ResponseReceived):
+            self.headers[event.stream_id] = dict(event.headers)
             self.status[event.stream_id] = dict(event.headers)[":status"]
+        elif isinstance(event, h2.events.TrailersReceived):
+            self.trailers[event.stream_id] = list(event.headers)
         elif isinstance(event, h2.events.DataReceived):
             self.bodies.setdefault(event.stream_id, bytearray()).extend(event.data)
             self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -105,6 +110,23 @@ def mode_get(address, path="/"):
     c.pump(lambda: sid in c.ended or sid in c.resets)
     print("status", c.status.get(sid))
     print("body", bytes(c.bodies.get(sid, b"")).decode(errors="replace").replace("\n", "\\n"))
+    print("retry_after", c.headers.get(sid, {}).get("retry-after", ""))
+    print("trailers", ",".join("%s=%s" % pair for pair in c.trailers.get(sid, [])))
+    print("reset", c.resets.get(sid, ""))
+
+
+def mode_stalled_upload(address, size):
+    """POST that sends `size` bytes of its body and then nothing: keel answers
+    once its idle timeout passes; prints the status and how long that took."""
+    c = Client(address)
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, request_headers(address, "/stalled", method="POST"))
+    c.conn.send_data(sid, b"s" * int(size))
+    c.flush()
+    start = time.monotonic()
+    c.pump(lambda: sid in c.ended or sid in c.resets)
+    print("status", c.status.get(sid))
+    print("after", "%.1f" % (time.monotonic() - start))
 
 
 def mode_concurrent(address, count):
@@ -338,6 +360,7 @@ MODES = {
     "zero_window": mode_zero_window,
     "reset_after_signal": mode_reset_after_signal,
     "upload": mode_upload,
+    "stalled_upload": mode_stalled_upload,
 }
 
 if __name__ == "__main__":
