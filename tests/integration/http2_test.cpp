@@ -3,6 +3,7 @@
 #include "tests/integration/http2_support.hpp"
 #include "tests/integration/keel_under_test.hpp"
 #include "tests/support/test_backend.hpp"
+#include "tests/support/temp_config.hpp"
 #include "tests/support/test_certificates.hpp"
 #include "tests/support/test_client.hpp"
 #include "tests/support/wait.hpp"
@@ -65,14 +66,15 @@ TEST(Http2, OffOnAListenerMakesThePrefaceAnHttp11Error) {
   EXPECT_EQ(backend.request_count(), 0u);
 }
 
-TEST(Http2, NghttpGetsManyStreamsOnOneConnection) {
-  TestBackend backend;
-  KeelUnderTest keel(single_pool_config({backend.address()}));
+TEST(Http2, NghttpStreamsOnOneConnectionAreBalancedLikeRequests) {
+  TestBackend a{"a"}, b{"b"};
+  KeelUnderTest keel(single_pool_config({a.address(), b.address()}));
   std::vector<std::string> arguments = {"-n", "-s"};  // discard bodies, print statistics
   for (int i = 0; i < 20; ++i) arguments.push_back("http://" + keel.address() + "/n" + std::to_string(i));
   const auto run = run_client("/usr/bin/nghttp", arguments);
   ASSERT_EQ(run.exit_code, 0) << run.err << run.out;
-  EXPECT_EQ(backend.request_count(), 20u);
+  EXPECT_EQ(a.request_count(), 10u);  // round robin per stream, not per connection
+  EXPECT_EQ(b.request_count(), 10u);
   std::size_t ok = 0;
   for (auto at = run.out.find(" 200 "); at != std::string::npos; at = run.out.find(" 200 ", at + 1)) ++ok;
   EXPECT_EQ(ok, 20u) << run.out;
@@ -285,6 +287,29 @@ TEST(Http2, MetricsCountConnectionsAndClientResetsAccessLogSaysHttp2) {
   }, 5s)) << log;
   EXPECT_NE(log.find("\"GET /held HTTP/2.0\" 200"), std::string::npos) << log;
   std::remove(log_path.c_str());
+}
+
+// A reload (SIGHUP to the keel binary) while an HTTP/2 connection is open:
+// the connection stays, and its next stream goes by the new configuration.
+TEST(Http2, AReloadKeepsAnOpenConnectionAndItsNextStreamUsesTheNewPool) {
+  TestBackend a{"a"}, b{"b"};
+  TempConfig config(single_pool_config({a.address()}));
+  ChildProcess keel(binary_path("keel"), {"--config", config.path()});
+  const auto line = keel.wait_for_line("listening on ");
+  ASSERT_TRUE(line) << keel.output(ChildProcess::Output::err);
+  ChildProcess client("/usr/bin/python3", {h2_client_script(), "get_across_signal", *listening_address(*line)});
+  ASSERT_TRUE(client.wait_for_line("first ", 10s)) << client.output(ChildProcess::Output::err);
+  std::ofstream(config.path()) << single_pool_config({b.address()});
+  ASSERT_TRUE(keel.signal(SIGHUP));
+  ASSERT_TRUE(wait_until(
+      [&] { return keel.output(ChildProcess::Output::err).find("applied (snapshot") != std::string::npos; }, 10s))
+      << keel.output(ChildProcess::Output::err);
+  ASSERT_TRUE(client.signal(SIGUSR1));
+  ASSERT_EQ(client.wait_exit(10s), 0) << client.output(ChildProcess::Output::err);
+  const std::string out = client.output();
+  EXPECT_NE(out.find("first 200 ok from a\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("second 200 ok from b\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("closed False"), std::string::npos) << out;
 }
 
 // SIGTERM (Proxy::stop, which the signal handler calls): GOAWAY at once, the

@@ -115,6 +115,28 @@ def mode_get(address, path="/"):
     print("reset", c.resets.get(sid, ""))
 
 
+got_signal = False
+
+
+def mode_get_across_signal(address):
+    """GET /first, then waits for SIGUSR1 (the test reloads keel meanwhile), then
+    GET /second on the same connection: prints both statuses and bodies."""
+    def on_signal(*_):
+        global got_signal
+        got_signal = True
+    signal.signal(signal.SIGUSR1, on_signal)
+    c = Client(address, timeout=0.05)
+    for name in ("first", "second"):
+        sid = c.conn.get_next_available_stream_id()
+        c.conn.send_headers(sid, request_headers(address, "/" + name), end_stream=True)
+        c.flush()
+        c.pump(lambda: sid in c.ended or sid in c.resets)
+        print(name, c.status.get(sid), bytes(c.bodies.get(sid, b"")).decode(errors="replace"), flush=True)
+        if name == "first":
+            c.pump(lambda: got_signal, deadline=10)
+    print("closed", c.closed)
+
+
 def mode_stalled_upload(address, size):
     """POST that sends `size` bytes of its body and then nothing: keel answers
     once its idle timeout passes; prints the status and how long that took."""
@@ -361,6 +383,7 @@ MODES = {
     "reset_after_signal": mode_reset_after_signal,
     "upload": mode_upload,
     "stalled_upload": mode_stalled_upload,
+    "get_across_signal": mode_get_across_signal,
 }
 
 if __name__ == "__main__":
