@@ -89,8 +89,10 @@ std::optional<Refusal> begin_exchange(Connection& connection, StreamTask& task,
   std::string_view host;
   if (const auto checked = http::check_request_head(parser, host); checked != http::GuardResult::ok)
     return refusal_for(checked);
+  // Announced too large, or already past the limit in the DATA that came with the head.
   const std::uint64_t max_body = snapshot.limits.max_body_bytes;
-  if (max_body != 0 && parser.content_length() && *parser.content_length() > max_body) {
+  if (task.body_too_large ||
+      (max_body != 0 && parser.content_length() && *parser.content_length() > max_body)) {
     task.body_too_large = true;  // what DATA still comes is dropped
     return refusal_for(http::ProxyError::body_too_large);
   }
@@ -115,9 +117,11 @@ std::optional<Refusal> begin_exchange(Connection& connection, StreamTask& task,
              .keep_alive = true,
              .body_complete = task.request_body_done};
   if (task.request_body_done) {
-    // The whole body came with the head (DATA read in the same pass): one
-    // write, no upload, and the request can be sent again on a fresh
-    // connection. It is ours now: the client's window reopens.
+    // A request without a body (END_STREAM on HEADERS), or one whose DATA was
+    // all read before this exchange began (co_spawn dispatches, so it begins
+    // inside on_request() and normally sees none): one write, no upload, and
+    // the request can be sent again on a fresh connection. The body is ours
+    // now: the client's window reopens.
     if (!task.request_body.empty()) append_body(task, buffers.head_out, task.request_body);
     if (task.chunked_upload) http::append_last_chunk(buffers.head_out);
     connection.session().consume(*task.stream, task.request_body.size());

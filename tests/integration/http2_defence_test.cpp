@@ -119,6 +119,20 @@ TEST(Http2Defence, BodiesPastMaxBodyBytesGet413) {
   expect_still_serving(keel.address());
 }
 
+// Headers, the whole body and END_STREAM in one write: the limit holds and the
+// bytes past it are not forwarded as a shorter body.
+TEST(Http2Defence, ABodyPastTheLimitThatCameWithItsHeadGets413) {
+  TestBackend backend;
+  backend.set_handler([](const RecordedRequest& request) { return Reply::text("got " + std::to_string(request.body.size())); });
+  KeelUnderTest keel(single_pool_config({backend.address()}, "limits:\n  max_body_bytes: 1000\n"));
+  const auto under = h2_client("post_whole", keel.address(), "900");
+  EXPECT_EQ(under.at("status"), "200");
+  EXPECT_EQ(under.at("body"), "got 900");
+  const auto over = h2_client("post_whole", keel.address(), "2000");
+  EXPECT_EQ(over.at("status"), "413");
+  EXPECT_EQ(backend.request_count(), 1u);
+}
+
 TEST(Http2Defence, AResetStreamCancelsItsBackendRequest) {
   TestBackend backend;
   backend.set_handler([](const RecordedRequest& request) {

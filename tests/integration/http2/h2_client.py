@@ -115,6 +115,19 @@ def mode_get(address, path="/"):
     print("reset", c.resets.get(sid, ""))
 
 
+def mode_post_whole(address, size):
+    """POST of `size` bytes without content-length, headers, DATA and END_STREAM
+    in one write (keel reads them in one pass, before the stream's exchange starts)."""
+    c = Client(address)
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, request_headers(address, "/whole", method="POST"))
+    c.conn.send_data(sid, b"w" * int(size), end_stream=True)
+    c.flush()
+    c.pump(lambda: sid in c.ended or sid in c.resets)
+    print("status", c.status.get(sid))
+    print("body", bytes(c.bodies.get(sid, b"")).decode(errors="replace").replace("\n", "\\n"))
+
+
 got_signal = False
 
 
@@ -384,6 +397,7 @@ MODES = {
     "upload": mode_upload,
     "stalled_upload": mode_stalled_upload,
     "get_across_signal": mode_get_across_signal,
+    "post_whole": mode_post_whole,
 }
 
 if __name__ == "__main__":
