@@ -31,7 +31,7 @@ constexpr auto kPartialPrefaceRetry = std::chrono::milliseconds(5);
 // before the 400, so that closing does not reset the connection under it.
 constexpr std::size_t kDrainBytes = 16 * 1024;
 
-enum class Route { wait, partial, http1, http2, tls, http2_tls, plain_http, closed };
+enum class Route { wait, partial, tls, http2_tls, plain_http, closed };
 
 // The bytes the client sent so far, still unread; nothing when it is gone.
 std::optional<std::string_view> peek(tcp::socket& socket, std::span<char> buffer, Route& route) {
@@ -67,19 +67,6 @@ Route tls_route(tcp::socket& socket, bool http2) {
   }
 }
 
-Route route_of(tcp::socket& socket, bool tls, bool http2) {
-  if (tls) return tls_route(socket, http2);
-  Route route = Route::http1;
-  std::array<char, kConnectionPreface.size()> buffer;
-  const auto bytes = peek(socket, buffer, route);
-  if (!bytes) return route;
-  if (!http2) return Route::http1;
-  switch (classify_plain(*bytes)) {
-    case FirstBytes::http2: return Route::http2;
-    case FirstBytes::need_more: return Route::partial;
-    default: return Route::http1;
-  }
-}
 
 // Answers plain HTTP sent to a TLS port, as nginx does, then closes.
 class PlainHttpOnTlsPort final : public worker::Expirable, public worker::ClientHandle {
@@ -130,9 +117,6 @@ class PlainHttpOnTlsPort final : public worker::Expirable, public worker::Client
 void dispatch(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket, const tcp::endpoint& peer,
               worker::Worker::TlsContext tls, Route route) {
   switch (route) {
-    case Route::http2:
-      start_http2_connection(worker, shared, std::move(socket), peer, nullptr);
-      return;
     case Route::http2_tls:
       start_http2_connection(worker, shared, std::move(socket), peer, std::move(tls));
       return;
@@ -177,7 +161,7 @@ class Pending final : public worker::Expirable, public worker::ClientHandle {
   }
 
   static void decide(std::unique_ptr<Pending> self) {
-    const Route route = route_of(self->socket_, self->tls_ != nullptr, self->http2_);
+    const Route route = tls_route(self->socket_, self->http2_);
     if (route == Route::wait) return wait(std::move(self));
     if (route == Route::partial) {
       Pending& pending = *self;
@@ -216,7 +200,14 @@ class Pending final : public worker::Expirable, public worker::ClientHandle {
 
 void start_connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket,
                       const tcp::endpoint& peer, worker::Worker::TlsContext tls, bool http2) {
-  const Route route = route_of(socket, tls != nullptr, http2);
+  if (!tls) {
+    // The HTTP/1.1 connection reads the first bytes anyway: it looks for the
+    // preface there and hands an h2c connection over (no peek, no syscall).
+    worker::start_client_connection(worker, shared, std::move(socket), peer, nullptr,
+                                    http2 ? &start_h2c_connection : nullptr);
+    return;
+  }
+  const Route route = tls_route(socket, http2);
   if (route == Route::wait || route == Route::partial) {
     auto pending = std::make_unique<Pending>(worker, shared, std::move(socket), peer, std::move(tls), http2);
     if (route == Route::wait)

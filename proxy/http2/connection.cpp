@@ -72,7 +72,8 @@ Connection::~Connection() {
   worker_.client_closed();
 }
 
-void Connection::start(std::unique_ptr<Connection> self) {
+void Connection::start(std::unique_ptr<Connection> self, std::string_view read) {
+  self->first_read_.assign(read);
   Connection* connection = self.release();  // owned by its tasks from here (task_ended)
   connection->running_ = 1;  // the reader; it starts the writer once the connection is up
   // Frames go out as soon as they are ready: HTTP/2 does its own batching.
@@ -133,23 +134,32 @@ asio::awaitable<void> Connection::read_loop() {
   }
   ++running_;
   asio::co_spawn(stream_.get_executor(), write_loop(), asio::detached);
+  if (!first_read_.empty()) {
+    take({reinterpret_cast<const std::uint8_t*>(first_read_.data()), first_read_.size()});
+    std::string().swap(first_read_);
+  }
   for (;;) {
     auto [ec, read] = co_await stream_.async_read_some(asio::buffer(read_buffer_), nothrow);
     if (ec || closed_) break;  // the client left, or the connection was closed
     if (draining_) continue;   // lingering: bytes after our last frame are dropped
-    const bool ok = session_.receive({read_buffer_.data(), read});
-    wake_writer();
-    if (!ok) {
-      // A protocol error or a flood: nothing more is read into the session;
-      // the writer flushes the GOAWAY and lingers.
-      draining_ = true;
-      expires_after(kLinger);
-      continue;
-    }
-    refresh_deadline();
+    take({read_buffer_.data(), read});
   }
   close_socket();
   task_ended();
+}
+
+bool Connection::take(std::span<const std::uint8_t> bytes) {
+  const bool ok = session_.receive(bytes);
+  wake_writer();
+  if (!ok) {
+    // A protocol error or a flood: nothing more is read into the session;
+    // the writer flushes the GOAWAY and lingers.
+    draining_ = true;
+    expires_after(kLinger);
+    return false;
+  }
+  refresh_deadline();
+  return true;
 }
 
 asio::awaitable<void> Connection::write_loop() {
@@ -281,6 +291,12 @@ void start_http2_connection(worker::Worker& worker, worker::SharedState& shared,
                             const tcp::endpoint& peer, worker::Worker::TlsContext tls) {
   Connection::start(std::make_unique<Connection>(worker, shared, std::move(socket),
                                                  http::address_text(peer.address()), std::move(tls)));
+}
+
+void start_h2c_connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket,
+                          std::string client_ip, std::string_view read) {
+  Connection::start(std::make_unique<Connection>(worker, shared, std::move(socket), std::move(client_ip), nullptr),
+                    read);
 }
 
 }  // namespace keel::http2

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -71,8 +72,9 @@ class Connection final : public worker::Expirable, public worker::ClientHandle, 
   ~Connection() override;
 
   // Starts the reader and the writer; the connection deletes itself when they
-  // and every stream's exchange have ended.
-  static void start(std::unique_ptr<Connection> self);
+  // and every stream's exchange have ended. `read`: client bytes already read
+  // (h2c: by the HTTP/1.1 connection that found the preface), taken first.
+  static void start(std::unique_ptr<Connection> self, std::string_view read = {});
 
   // ClientHandle: SIGTERM sends GOAWAY and open streams finish.
   void close_when_idle() override;
@@ -95,6 +97,8 @@ class Connection final : public worker::Expirable, public worker::ClientHandle, 
  private:
   void on_expired() override;
   boost::asio::awaitable<void> read_loop();
+  // Client bytes into the session; false once the connection is draining.
+  bool take(std::span<const std::uint8_t> bytes);
   // TLS only: the handshake, under timeouts.client_header; false if it failed
   // or did not choose h2.
   boost::asio::awaitable<bool> handshake();
@@ -113,6 +117,7 @@ class Connection final : public worker::Expirable, public worker::ClientHandle, 
   std::string client_ip_;
   Session session_;
   std::array<std::uint8_t, 16 * 1024> read_buffer_;
+  std::string first_read_;  // bytes read before this connection began (h2c hand-off)
   std::string write_buffer_;
   boost::asio::steady_timer write_wake_;
   std::vector<std::unique_ptr<StreamTask>> free_tasks_;

@@ -60,6 +60,11 @@ class Events final : public http2::SessionEvents {
     session->submit_response(stream, 200, nva, true);
     session->append_response_body(stream, std::string(100, 'x'));
     session->append_response_body(stream, std::string(20000, 'y'));
+    // Every other stream ends with trailers (a trailing HEADERS frame submitted
+    // from inside nghttp2's DATA callback).
+    static const std::vector<http::Field> trailers = {
+        {boost::beast::http::field::unknown, "Grpc-Status", "0"}};
+    if (stream.id % 4 == 1) session->set_response_trailers(stream, trailers);
     session->finish_response_body(stream);
   }
 };

@@ -47,12 +47,35 @@ TEST(Http2, CurlPriorKnowledgeIsForwardedAsHttp11) {
   EXPECT_EQ(seen->at("Cookie"), "a=1; b=2");
 }
 
+// The HTTP/1.1 connection finds the preface in the bytes it reads and hands the
+// connection over with them, also when they come in pieces.
+TEST(Http2, APrefaceSplitAcrossWritesIsStillHttp2) {
+  TestBackend backend;
+  KeelUnderTest keel(single_pool_config({backend.address()}));
+  const auto result = h2_client("split_preface", keel.address());
+  EXPECT_EQ(result.at("status"), "200");
+  EXPECT_EQ(result.at("body"), "ok from backend");
+}
+
 TEST(Http2, Http11ClientsOnTheSameListenerAreUnchanged) {
   TestBackend backend;
   KeelUnderTest keel(single_pool_config({backend.address()}));
   const auto response = TestClient{keel.address()}.get("/plain");
   EXPECT_EQ(response.result_int(), 200u);
   EXPECT_EQ(response.body(), "ok from backend");
+  // A request line that starts like the preface ("P") is HTTP/1.1 all the same.
+  TestClient client{keel.address()};
+  ASSERT_FALSE(client.send_raw("P"));
+  ASSERT_FALSE(client.send_raw("UT /p HTTP/1.1\r\nHost: keel.test\r\nContent-Length: 2\r\n\r\nok"));
+  const auto put = client.read_response(std::chrono::seconds(5));
+  EXPECT_EQ(put.result_int(), 200u);
+  const auto seen = backend.next_request(5s);
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->method, "GET");
+  const auto second = backend.next_request(5s);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->method, "PUT");
+  EXPECT_EQ(second->body, "ok");
 }
 
 TEST(Http2, OffOnAListenerMakesThePrefaceAnHttp11Error) {

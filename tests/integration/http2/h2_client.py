@@ -128,6 +128,29 @@ def mode_post_whole(address, size):
     print("body", bytes(c.bodies.get(sid, b"")).decode(errors="replace").replace("\n", "\\n"))
 
 
+def mode_split_preface(address):
+    """The connection preface in two writes 100 ms apart (its first 5 bytes could
+    still be "PRI *" of nothing else), then a GET."""
+    host, port = address.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(PREFACE[:5])
+    time.sleep(0.1)  # the pause is the behaviour under test
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    data = conn.data_to_send()
+    assert data.startswith(PREFACE)
+    sock.sendall(data[5:])
+    c = Client.__new__(Client)
+    c.__dict__.update(address=address, sock=sock, conn=conn, status={}, headers={}, trailers={}, bodies={},
+                      resets={}, ended=set(), goaway=None, closed=False, settings_acked=False)
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, request_headers(address, "/split"), end_stream=True)
+    c.flush()
+    c.pump(lambda: sid in c.ended or sid in c.resets)
+    print("status", c.status.get(sid))
+    print("body", bytes(c.bodies.get(sid, b"")).decode(errors="replace").replace("\n", "\\n"))
+
+
 got_signal = False
 
 
@@ -398,6 +421,7 @@ MODES = {
     "stalled_upload": mode_stalled_upload,
     "get_across_signal": mode_get_across_signal,
     "post_whole": mode_post_whole,
+    "split_preface": mode_split_preface,
 }
 
 if __name__ == "__main__":
