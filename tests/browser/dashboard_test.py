@@ -77,14 +77,20 @@ class Page:
         return found[0] if found else None
 
     def cell(self, pool, address, name):
-        row = self.row(pool, address)
-        return row.find_element(By.CSS_SELECTOR, "td." + name).text if row else None
+        # Found and read in one script: the page redraws its tables every refresh, and an
+        # element found by one call can be gone (stale) by the next.
+        return self.driver.execute_script(
+            "const td = document.querySelector(arguments[0]); return td ? td.innerText.trim() : null;",
+            'section[data-pool="%s"] tbody tr[data-backend="%s"] td.%s' % (pool, address, name))
 
     def click(self, pool, address, button):
-        self.wait("a %s button for %s" % (button, address),
-                  lambda: self.row(pool, address) and self.row(pool, address).find_elements(
-                      By.CSS_SELECTOR, "button." + button))
-        self.row(pool, address).find_element(By.CSS_SELECTOR, "button." + button).click()
+        def press():  # found and clicked again if a redraw made the button stale in between
+            row = self.row(pool, address)
+            buttons = row.find_elements(By.CSS_SELECTOR, "button." + button) if row else []
+            if buttons:
+                buttons[0].click()
+            return bool(buttons)
+        self.wait("a %s button for %s" % (button, address), press)
 
 
 def write_config(directory, backends, extra=""):
