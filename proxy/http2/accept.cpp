@@ -200,13 +200,6 @@ class Pending final : public worker::Expirable, public worker::ClientHandle {
 
 void start_connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket,
                       const tcp::endpoint& peer, worker::Worker::TlsContext tls, bool http2) {
-  if (!tls) {
-    // The HTTP/1.1 connection reads the first bytes anyway: it looks for the
-    // preface there and hands an h2c connection over (no peek, no syscall).
-    worker::start_client_connection(worker, shared, std::move(socket), peer, nullptr,
-                                    http2 ? &start_h2c_connection : nullptr);
-    return;
-  }
   const Route route = tls_route(socket, http2);
   if (route == Route::wait || route == Route::partial) {
     auto pending = std::make_unique<Pending>(worker, shared, std::move(socket), peer, std::move(tls), http2);

@@ -178,6 +178,16 @@ class ClientConnection final : public Expirable, public ClientHandle, public Exc
   // (true), or anything else (h2c_ cleared); reads on while they are a strict
   // prefix of it. `gone`: the client left first.
   asio::awaitable<bool> read_preface(bool& gone);
+  // The common case without a coroutine frame: the first bytes are already
+  // not the preface (h2c_ cleared).
+  bool starts_http1() {
+    const auto first = std::string_view(static_cast<const char*>(input_.data().data()), input_.size());
+    // Most requests are told by their first byte (the preface starts "PRI").
+    if (first.empty() || (first.front() == 'P' && http2::classify_plain(first) != http2::FirstBytes::http1))
+      return false;
+    h2c_ = nullptr;
+    return true;
+  }
   static void hand_off(std::unique_ptr<ClientConnection> self);
   asio::awaitable<bool> serve_request();
   asio::awaitable<HeadOutcome> read_head(http::RequestParser& parser, std::size_t& head_bytes);
@@ -255,7 +265,7 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
       }
       self->parking_ = false;  // the request won the race with the worker's park
       self->input_.commit(read);
-      if (self->h2c_) {
+      if (self->h2c_ && !self->starts_http1()) {
         bool gone = false;
         const bool preface = co_await self->read_preface(gone);
         if (gone) break;

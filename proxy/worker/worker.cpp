@@ -1,6 +1,8 @@
 #include "proxy/worker/worker.hpp"
 
 #include "proxy/http2/accept.hpp"
+#include "proxy/http2/connection.hpp"
+#include "proxy/worker/client_connection.hpp"
 #include "proxy/log/log.hpp"
 
 #include <algorithm>
@@ -113,7 +115,13 @@ void Worker::accept_next(Acceptor& acceptor) {
       socket.close(ignored);  // over max_connections: refuse rather than queue unboundedly
     } else {
       ++client_count_;
-      http2::start_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.tls, acceptor.http2);
+      // Plain: HTTP/1.1, which hands itself over to HTTP/2 on the preface.
+      // TLS: the ClientHello is peeked first (http2/accept.cpp).
+      if (!acceptor.tls)
+        start_client_connection(*this, shared_, std::move(socket), acceptor.peer, nullptr,
+                                acceptor.http2 ? &http2::start_h2c_connection : nullptr);
+      else
+        http2::start_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.tls, acceptor.http2);
     }
     accept_next(acceptor);
   });
