@@ -92,11 +92,12 @@ Server::Server(const config::Config& config) {
     if (access_log_) workers_.back()->set_access_log(&access_log_->worker(i));
   }
   for (const auto& listener : config.listeners) {
-    const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr;
+    const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls, listener.http2) : nullptr;
     tcp::endpoint bound;
     const auto sockets = bind_for_workers(workers_.size(), listener, bound);
     for (std::size_t i = 0; i < workers_.size(); ++i)  // not running yet: their loops are ours
-      workers_[i]->add_acceptor(tcp::acceptor(workers_[i]->context(), bound.protocol(), sockets[i]), tls);
+      workers_[i]->add_acceptor(tcp::acceptor(workers_[i]->context(), bound.protocol(), sockets[i]), tls,
+                                listener.http2);
     endpoints_.push_back(bound);
   }
 }
@@ -126,13 +127,14 @@ void Server::publish(std::shared_ptr<const control::RoutingSnapshot> snapshot) {
 }
 
 tcp::endpoint Server::open_listener(const config::Listener& listener) {
-  const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr;
+  const auto tls = listener.tls ? tls::ServerContext::build(*listener.tls, listener.http2) : nullptr;
   tcp::endpoint bound;
   const auto sockets = bind_for_workers(workers_.size(), listener, bound);
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     // The worker registers the socket with its loop on its own thread.
-    asio::post(workers_[i]->context(), [w = workers_[i].get(), protocol = bound.protocol(), socket = sockets[i], tls] {
-      w->open_listener(tcp::acceptor(w->context(), protocol, socket), tls);
+    asio::post(workers_[i]->context(), [w = workers_[i].get(), protocol = bound.protocol(), socket = sockets[i], tls,
+                                        http2 = listener.http2] {
+      w->open_listener(tcp::acceptor(w->context(), protocol, socket), tls, http2);
     });
   }
   endpoints_.push_back(bound);

@@ -82,7 +82,7 @@ void Loader::load_listeners(const Value& value) {
   if (!items) return;
   std::vector<std::string> paths;  // of the entries of config_.listeners, for messages
   for (const Value& item : *items) {
-    const auto fields = mapping(item, Keys{.known = {"address", "tls", "reuse_port"}});
+    const auto fields = mapping(item, Keys{.known = {"address", "tls", "reuse_port", "http2"}});
     if (!fields) continue;
     const Value* tls_field = fields->find("tls");
     const auto tls = tls_field ? load_listener_tls(*tls_field) : std::nullopt;
@@ -103,7 +103,10 @@ void Loader::load_listeners(const Value& value) {
     bool reuse_port = false;
     if (const Value* share = fields->find("reuse_port"))
       if (const auto on = choice<bool>(*share, {{"true", true}, {"false", false}})) reuse_port = *on;
-    config_.listeners.push_back(Listener{std::move(*parsed), tls, reuse_port});
+    bool http2 = true;
+    if (const Value* h2 = fields->find("http2"))
+      if (const auto on = choice<bool>(*h2, {{"true", true}, {"false", false}})) http2 = *on;
+    config_.listeners.push_back(Listener{std::move(*parsed), tls, reuse_port, http2});
     paths.push_back(item.path);
   }
 }
@@ -134,7 +137,8 @@ void Loader::load_timeouts(const Value& value) {
 
 void Loader::load_limits(const Value& value) {
   const auto fields =
-      mapping(value, Keys{.known = {"max_header_bytes", "max_body_bytes", "max_connections"}});
+      mapping(value, Keys{.known = {"max_header_bytes", "max_body_bytes", "max_connections",
+                                     "http2_max_concurrent_streams"}});
   if (!fields) return;
   Limits& limits = config_.limits;
   if (const Value* field = fields->find("max_header_bytes"))
@@ -144,6 +148,10 @@ void Loader::load_limits(const Value& value) {
     if (const auto n = integer(*field, 0, kUnbounded)) limits.max_body_bytes = static_cast<std::uint64_t>(*n);
   if (const Value* field = fields->find("max_connections"))
     if (const auto n = integer(*field, 1, kUnbounded)) limits.max_connections = static_cast<std::size_t>(*n);
+  // At least 1 (0 would refuse every request); 2^31-1 is the protocol's own bound.
+  if (const Value* field = fields->find("http2_max_concurrent_streams"))
+    if (const auto n = integer(*field, 1, 2'147'483'647))
+      limits.http2_max_concurrent_streams = static_cast<std::uint32_t>(*n);
 }
 
 void Loader::load_forwarded(const Value& value) {

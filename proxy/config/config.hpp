@@ -43,6 +43,9 @@ struct Listener {
   // across processes, e.g. two keels during an upgrade). Off: an address
   // another process already listens on is an error at start.
   bool reuse_port = false;
+  // Offer HTTP/2: ALPN "h2" before "http/1.1" with TLS; on a plain listener a
+  // client opening with the HTTP/2 connection preface (h2c, prior knowledge).
+  bool http2 = true;
 
   const char* scheme() const { return tls ? "https" : "http"; }
 };
@@ -60,6 +63,8 @@ struct Limits {
   std::size_t max_header_bytes = 16'384;
   std::uint64_t max_body_bytes = 0;  // 0 = unlimited
   std::size_t max_connections = 10'000;
+  // Streams one HTTP/2 client connection may have open at once (SETTINGS).
+  std::uint32_t http2_max_concurrent_streams = 128;
 };
 
 enum class ForwardedMode { append, replace };

@@ -89,11 +89,15 @@ std::string ControlPlane::metrics_text() const {
   std::array<std::uint64_t, kStatusSlots> unrouted{};
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;
+  std::uint64_t http2_opened = 0, http2_closed = 0, http2_resets = 0;
   for (std::size_t w = 0; w < server_.worker_count(); ++w) {
     const auto& block = server_.worker_counters(w);
     add_slots(unrouted, block.unrouted);
     accepted += metrics::read(block.accepted_connections);
     refused += metrics::read(block.refused_connections);
+    http2_opened += metrics::read(block.http2_connections);
+    http2_closed += metrics::read(block.http2_connections_closed);
+    http2_resets += metrics::read(block.http2_client_resets);
   }
 
   metrics::Exposition out;
@@ -174,6 +178,12 @@ std::string ControlPlane::metrics_text() const {
 
   out.family("keel_client_connections", "gauge", "Open client connections.");
   out.sample("keel_client_connections", {}, static_cast<std::uint64_t>(server_.client_connections()));
+  // Read without a lock: a close counted before its open (another worker's
+  // block read first) must not wrap around.
+  out.family("keel_client_connections_http2", "gauge", "Open client connections speaking HTTP/2 (also in keel_client_connections).");
+  out.sample("keel_client_connections_http2", {}, http2_opened > http2_closed ? http2_opened - http2_closed : 0);
+  out.family("keel_http2_client_resets_total", "counter", "HTTP/2 streams reset by clients (RST_STREAM).");
+  out.sample("keel_http2_client_resets_total", {}, http2_resets);
   out.family("keel_max_client_connections", "gauge",
              "limits.max_connections, lowered to what the file descriptor limit has room for: past it new "
              "clients are refused.");

@@ -75,7 +75,8 @@ std::vector<std::string> ControlPlane::prepare_reload(ReloadPlan& plan) {
     const auto kept = listener_endpoints_.find(listener.address.text);
     if (kept == listener_endpoints_.end()) continue;
     try {
-      plan.kept_tls.emplace_back(kept->second, listener.tls ? tls::ServerContext::build(*listener.tls) : nullptr);
+      plan.kept_tls.emplace_back(kept->second,
+                                 listener.tls ? tls::ServerContext::build(*listener.tls, listener.http2) : nullptr);
     } catch (const std::exception& e) {
       problems.push_back(listener.address.text + ": " + e.what());
     }

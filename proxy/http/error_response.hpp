@@ -13,4 +13,9 @@ namespace keel::http {
 void write_error_response(std::string& out, boost::beast::http::status status, bool keep_alive,
                           std::string_view detail = {});
 
+// The body line of that response, "503 Service Unavailable: detail\n", for a
+// protocol that frames it itself (HTTP/2), and its size.
+void append_error_body(std::string& out, boost::beast::http::status status, std::string_view detail = {});
+std::size_t error_body_size(boost::beast::http::status status, std::string_view detail = {});
+
 }  // namespace keel::http

@@ -89,7 +89,9 @@ void append_combined_text(std::string& out, std::string_view text) {
   }
 }
 
-std::string_view protocol(int version) { return version == 10 ? "HTTP/1.0" : "HTTP/1.1"; }
+std::string_view protocol(int version) {
+  return version == 10 ? "HTTP/1.0" : version == 20 ? "HTTP/2.0" : "HTTP/1.1";
+}
 
 int logged_status(int status) { return status != 0 ? status : 499; }
 

@@ -65,6 +65,9 @@ struct alignas(64) WorkerCounters {
   Counter accepted_connections{0};  // every accepted client connection
   Counter refused_connections{0};   // closed at once: max_connections reached
   Counter loop_lag_ns{0};           // how late the latest 100 ms tick ran (a gauge)
+  Counter http2_connections{0};         // HTTP/2 client connections opened
+  Counter http2_connections_closed{0};  // ... and closed (open = the difference)
+  Counter http2_client_resets{0};       // streams the client reset (RST_STREAM)
 };
 
 // One block per worker, created by the control thread and shared (by pointer)

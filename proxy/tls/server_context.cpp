@@ -17,20 +17,21 @@ namespace {
 namespace ssl = boost::asio::ssl;
 
 constexpr unsigned char kAlpnHttp11[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+// Server preference: h2 first, then http/1.1 (RFC 7301 lets the server choose).
+constexpr unsigned char kAlpnH2Http11[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 constexpr unsigned char kSessionIdContext[] = {'k', 'e', 'e', 'l'};
 constexpr long kSessionTimeoutSeconds = 3600;  // within the ticket key rotation
 constexpr long kSessionCacheSize = 20'480;
 
-// Only http/1.1 is spoken. A client offering nothing we speak (only h2, say)
-// gets no ALPN answer rather than a fatal alert, as HAProxy does: it may still
-// fall back to HTTP/1.1.
+// A client offering nothing we speak gets no ALPN answer rather than a fatal
+// alert, as HAProxy does: it may still fall back to HTTP/1.1. `http2` is the
+// listener's setting, passed as the callback's argument.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
-                unsigned int in_length, void*) {
-  unsigned char* selected = nullptr;
-  if (SSL_select_next_proto(&selected, out_length, kAlpnHttp11, sizeof kAlpnHttp11, in, in_length) !=
-      OPENSSL_NPN_NEGOTIATED)
-    return SSL_TLSEXT_ERR_NOACK;
-  *out = selected;
+                unsigned int in_length, void* http2) {
+  const std::string_view chosen = select_alpn_protocol({in, in_length}, http2 != nullptr);
+  if (chosen.empty()) return SSL_TLSEXT_ERR_NOACK;
+  *out = reinterpret_cast<const unsigned char*>(chosen.data());
+  *out_length = static_cast<unsigned char>(chosen.size());
   return SSL_TLSEXT_ERR_OK;
 }
 
@@ -63,7 +64,7 @@ int ticket_key(SSL*, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX*
   return is_current ? 1 : 2;
 }
 
-std::unique_ptr<ssl::context> make_context(const config::CertificatePair& pair) {
+std::unique_ptr<ssl::context> make_context(const config::CertificatePair& pair, bool http2) {
   auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = context->native_handle();
   auto fail = [&](const std::string& what) {
@@ -77,7 +78,9 @@ std::unique_ptr<ssl::context> make_context(const config::CertificatePair& pair) 
   // Client-initiated renegotiation only costs the server CPU; compression leaks (CRIME).
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_SSLv3 |
                                   SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1);
-  SSL_CTX_set_alpn_select_cb(native, &select_alpn, nullptr);
+  // Any non-null argument means "h2 too"; the callback reads nothing through it.
+  static int h2_marker;
+  SSL_CTX_set_alpn_select_cb(native, &select_alpn, http2 ? &h2_marker : nullptr);
   SSL_CTX_set_tlsext_ticket_key_evp_cb(native, &ticket_key);
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_SERVER);
   SSL_CTX_sess_set_cache_size(native, kSessionCacheSize);
@@ -92,10 +95,23 @@ std::unique_ptr<ssl::context> make_context(const config::CertificatePair& pair) 
 
 }  // namespace
 
-std::shared_ptr<const ServerContext> ServerContext::build(const config::ListenerTls& tls) {
+std::string_view select_alpn_protocol(std::span<const unsigned char> offered, bool http2) {
+  const unsigned char* ours = http2 ? kAlpnH2Http11 : kAlpnHttp11;
+  const unsigned int ours_length = http2 ? sizeof kAlpnH2Http11 : sizeof kAlpnHttp11;
+  unsigned char* selected = nullptr;
+  unsigned char selected_length = 0;
+  // Walks our list in order and takes the first the client offers; it only
+  // reads both lists (the casts are OpenSSL's signature).
+  if (SSL_select_next_proto(&selected, &selected_length, ours, ours_length, offered.data(),
+                            static_cast<unsigned int>(offered.size())) != OPENSSL_NPN_NEGOTIATED)
+    return {};
+  return {reinterpret_cast<const char*>(selected), selected_length};
+}
+
+std::shared_ptr<const ServerContext> ServerContext::build(const config::ListenerTls& tls, bool http2) {
   if (tls.certificates.empty()) throw std::runtime_error("a TLS listener needs at least one certificate");
   std::shared_ptr<ServerContext> built(new ServerContext());
-  for (const auto& pair : tls.certificates) built->contexts_.push_back(make_context(pair));
+  for (const auto& pair : tls.certificates) built->contexts_.push_back(make_context(pair, http2));
   if (built->contexts_.size() > 1) {
     SSL_CTX* initial = built->contexts_.front()->native_handle();
     SSL_CTX_set_tlsext_servername_callback(initial, &ServerContext::on_server_name);

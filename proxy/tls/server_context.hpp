@@ -10,6 +10,8 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include <memory>
+#include <span>
+#include <string_view>
 #include <vector>
 
 namespace keel::tls {
@@ -18,7 +20,8 @@ class ServerContext {
  public:
   // Reads the certificates and keys again (they may have changed since the
   // config was checked). Throws std::runtime_error saying which file is wrong.
-  static std::shared_ptr<const ServerContext> build(const config::ListenerTls& tls);
+  // With `http2`, ALPN offers "h2" before "http/1.1".
+  static std::shared_ptr<const ServerContext> build(const config::ListenerTls& tls, bool http2 = false);
 
   // The context a connection starts with: the first certificate's. During the
   // handshake, SNI switches to the first certificate whose names match.
@@ -33,6 +36,11 @@ class ServerContext {
 
   std::vector<std::unique_ptr<boost::asio::ssl::context>> contexts_;  // in config order
 };
+
+// The ALPN protocol chosen from a ClientHello's list (wire format: length-
+// prefixed names): with `http2`, "h2" if offered, else "http/1.1" if offered;
+// empty when none is (no ALPN answer). Views static memory.
+std::string_view select_alpn_protocol(std::span<const unsigned char> offered, bool http2);
 
 // The protocol settings every server context gets (exposed for tests):
 // TLS 1.2 and 1.3 only, Mozilla "intermediate" ECDHE AEAD ciphers for TLS 1.2.

@@ -7,6 +7,7 @@
 #include "proxy/http/message_framing.hpp"
 #include "proxy/http/proxy_error.hpp"
 #include "proxy/http/request_guard.hpp"
+#include "proxy/http2/first_bytes.hpp"
 #include "proxy/log/access_log.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/tls/server_context.hpp"
@@ -62,13 +63,14 @@ constexpr auto kTlsShutdownTimeout = std::chrono::seconds(1);
 class ClientConnection final : public Expirable, public ClientHandle, public ExchangeClient {
  public:
   ClientConnection(Worker& worker, SharedState& shared, tcp::socket socket, const tcp::endpoint& peer,
-                   Worker::TlsContext tls)
+                   Worker::TlsContext tls, H2cHandOff h2c)
       : Expirable(worker.deadlines()),
         worker_(worker),
         shared_(shared),
         stream_(std::move(socket)),
         tls_(std::move(tls)),
-        client_ip_(http::address_text(peer.address())) {
+        client_ip_(http::address_text(peer.address())),
+        h2c_(h2c) {
     if (tls_) stream_.use_tls(tls_->initial());
     worker_.register_client(*this);
   }
@@ -76,6 +78,7 @@ class ClientConnection final : public Expirable, public ClientHandle, public Exc
   ~ClientConnection() override {
     unpark();  // a parked connection's handler destroyed by a stopped loop
     if (buffers_) worker_.buffers().release(std::move(buffers_));
+    if (handed_off_) return;  // the HTTP/2 connection counts it now
     shared_.client_connections.fetch_sub(1, std::memory_order_relaxed);
     worker_.client_closed();
   }
@@ -171,6 +174,21 @@ class ClientConnection final : public Expirable, public ClientHandle, public Exc
   const config::Timeouts& timeouts() const { return worker_.snapshot().timeouts; }
 
   asio::awaitable<bool> handshake();
+  // The first bytes of a plain connection with h2c_: the whole HTTP/2 preface
+  // (true), or anything else (h2c_ cleared); reads on while they are a strict
+  // prefix of it. `gone`: the client left first.
+  asio::awaitable<bool> read_preface(bool& gone);
+  // The common case without a coroutine frame: the first bytes are already
+  // not the preface (h2c_ cleared).
+  bool starts_http1() {
+    const auto first = std::string_view(static_cast<const char*>(input_.data().data()), input_.size());
+    // Most requests are told by their first byte (the preface starts "PRI").
+    if (first.empty() || (first.front() == 'P' && http2::classify_plain(first) != http2::FirstBytes::http1))
+      return false;
+    h2c_ = nullptr;
+    return true;
+  }
+  static void hand_off(std::unique_ptr<ClientConnection> self);
   asio::awaitable<bool> serve_request();
   asio::awaitable<HeadOutcome> read_head(http::RequestParser& parser, std::size_t& head_bytes);
   // An answer keel owes instead of an exchange.
@@ -202,30 +220,13 @@ class ClientConnection final : public Expirable, public ClientHandle, public Exc
   bool parking_ = false;  // the worker asked an idle connection to park
   bool parked_ = false;   // waiting in wait_parked()'s handler
   bool nodelay_ = false;  // TCP_NODELAY set (from the second write on)
+  bool handed_off_ = false;  // became an HTTP/2 connection (h2c_)
   std::uint8_t client_writes_ = 0;
+  H2cHandOff h2c_ = nullptr;  // until the first bytes showed HTTP/1.x
 };
 
 void ClientConnection::end_request() {
-  if (log::AccessLogWriter* access_log = worker_.access_log(); access_log && buffers_ &&
-                                                              (buffers_->access.captured || buffers_->record.status)) {
-    AccessCapture& access = buffers_->access;
-    const auto duration = access.captured ? Clock::now() - buffers_->record.start : Clock::duration(0);
-    access_log->write({.time = access.captured ? access.time : std::chrono::system_clock::now(),
-                       .client_ip = client_ip_,
-                       .method = access.method,
-                       .target = access.target,
-                       .version = access.version,
-                       .status = buffers_->record.status,
-                       .response_bytes = buffers_->record.response_bytes,
-                       .referer = access.referer,
-                       .user_agent = access.user_agent,
-                       .host = access.host,
-                       .pool = buffers_->record.pool ? std::string_view(buffers_->record.pool->name()) : std::string_view(),
-                       .backend = buffers_->record.backend ? std::string_view(buffers_->record.backend->address) : std::string_view(),
-                       .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(duration)});
-    access.clear();
-  }
-  buffers_->record.finish(worker_.counters());
+  if (buffers_) finish_request(worker_, *buffers_, client_ip_);
 }
 
 // Kept small on purpose: this frame is what an idle keep-alive connection costs
@@ -264,6 +265,15 @@ asio::awaitable<void> ClientConnection::serve(std::unique_ptr<ClientConnection> 
       }
       self->parking_ = false;  // the request won the race with the worker's park
       self->input_.commit(read);
+      if (self->h2c_ && !self->starts_http1()) {
+        bool gone = false;
+        const bool preface = co_await self->read_preface(gone);
+        if (gone) break;
+        if (preface) {
+          hand_off(std::move(self));
+          co_return;
+        }
+      }
     }
     if (!self->buffers_) self->buffers_ = self->worker_.buffers().acquire();
     if (!co_await self->serve_request()) break;
@@ -287,6 +297,30 @@ asio::awaitable<bool> ClientConnection::handshake() {
   nodelay_ = true;
   auto [ec] = co_await stream_.tls()->async_handshake(asio::ssl::stream_base::server, nothrow);
   co_return !ec;
+}
+
+asio::awaitable<bool> ClientConnection::read_preface(bool& gone) {
+  for (;;) {
+    const auto first = std::string_view(static_cast<const char*>(input_.data().data()), input_.size());
+    const auto kind = http2::classify_plain(first);
+    if (kind == http2::FirstBytes::http2) co_return true;
+    if (kind != http2::FirstBytes::need_more) break;
+    auto [ec, read] = co_await stream_.socket().async_read_some(input_.prepare(kHeadReadChunk), nothrow);
+    if (ec) {
+      gone = true;  // closed, or client_header passed: no answer owed
+      co_return false;
+    }
+    input_.commit(read);
+  }
+  h2c_ = nullptr;  // HTTP/1.x from here on
+  co_return false;
+}
+
+void ClientConnection::hand_off(std::unique_ptr<ClientConnection> self) {
+  self->handed_off_ = true;
+  self->expires_never();
+  const auto read = std::string_view(static_cast<const char*>(self->input_.data().data()), self->input_.size());
+  self->h2c_(self->worker_, self->shared_, std::move(self->stream_.socket()), std::move(self->client_ip_), read);
 }
 
 // One request whose first bytes are in the input buffer; false when the
@@ -491,9 +525,10 @@ asio::awaitable<bool> ClientConnection::reply_error(status code, bool keep_alive
 }  // namespace
 
 void start_client_connection(Worker& worker, SharedState& shared, tcp::socket socket, const tcp::endpoint& peer,
-                             Worker::TlsContext tls) {
+                             Worker::TlsContext tls, H2cHandOff h2c) {
   auto executor = socket.get_executor();
-  auto connection = std::make_unique<ClientConnection>(worker, shared, std::move(socket), peer, std::move(tls));
+  auto connection =
+      std::make_unique<ClientConnection>(worker, shared, std::move(socket), peer, std::move(tls), h2c);
   asio::co_spawn(executor, ClientConnection::serve(std::move(connection)), asio::detached);
 }
 

@@ -2,6 +2,7 @@
 // makes itself. Forwarding and the relays are in exchange_relay.cpp.
 #include "proxy/worker/exchange.hpp"
 
+#include "proxy/log/access_log.hpp"
 #include "proxy/log/log.hpp"
 #include "proxy/tls/upstream_context.hpp"
 #include "proxy/worker/worker.hpp"
@@ -61,6 +62,29 @@ void log_connect_failure(BackendState& backend, const PoolView& pool, ConnectSte
 }
 
 }  // namespace
+
+void finish_request(Worker& worker, ExchangeBuffers& buffers, std::string_view client_ip) {
+  AccessCapture& access = buffers.access;
+  const RequestRecord& record = buffers.record;
+  if (log::AccessLogWriter* access_log = worker.access_log(); access_log && (access.captured || record.status)) {
+    const auto duration = access.captured ? Clock::now() - record.start : Clock::duration(0);
+    access_log->write({.time = access.captured ? access.time : std::chrono::system_clock::now(),
+                       .client_ip = client_ip,
+                       .method = access.method,
+                       .target = access.target,
+                       .version = access.version,
+                       .status = record.status,
+                       .response_bytes = record.response_bytes,
+                       .referer = access.referer,
+                       .user_agent = access.user_agent,
+                       .host = access.host,
+                       .pool = record.pool ? std::string_view(record.pool->name()) : std::string_view(),
+                       .backend = record.backend ? std::string_view(record.backend->address) : std::string_view(),
+                       .duration = std::chrono::duration_cast<std::chrono::nanoseconds>(duration)});
+    access.clear();
+  }
+  buffers.record.finish(worker.counters());
+}
 
 void Exchange::route(std::string_view host, std::string_view target) {
   const control::RoutingSnapshot& snapshot = worker_.snapshot();

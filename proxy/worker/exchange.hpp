@@ -169,6 +169,10 @@ class Exchange {
   ExchangeClient& client_;
 };
 
+// Step 5 for every front end: writes the access log line (if the log is on and
+// a request began or was answered) and counts the request for /metrics.
+void finish_request(Worker& worker, ExchangeBuffers& buffers, std::string_view client_ip);
+
 // A failed attempt that owes the client `error` (sent by Exchange::run).
 inline ExchangeResult refused(http::ProxyError error, bool passive_failure = false) {
   return {.outcome = Outcome::refused, .error = error, .passive_failure = passive_failure};

@@ -1,7 +1,9 @@
 #include "proxy/worker/worker.hpp"
 
-#include "proxy/log/log.hpp"
+#include "proxy/http2/accept.hpp"
+#include "proxy/http2/connection.hpp"
 #include "proxy/worker/client_connection.hpp"
+#include "proxy/log/log.hpp"
 
 #include <algorithm>
 #include <string>
@@ -32,6 +34,7 @@ control::PoolSnapshot empty_pool(const std::string& name) {
 struct Worker::Acceptor {
   tcp::acceptor acceptor;
   TlsContext tls;
+  bool http2 = true;   // the listener's `http2`: h2c by prior knowledge on a plain one
   tcp::endpoint peer;  // filled by accept: no getpeername per connection
   bool paused = false;  // after an accept error such as EMFILE; resumed by the tick
 };
@@ -57,13 +60,13 @@ Worker::~Worker() {
   io_.reset();
 }
 
-void Worker::add_acceptor(tcp::acceptor acceptor, TlsContext tls) {
-  acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(tls), {}}));
+void Worker::add_acceptor(tcp::acceptor acceptor, TlsContext tls, bool http2) {
+  acceptors_.push_back(std::make_unique<Acceptor>(Acceptor{std::move(acceptor), std::move(tls), http2, {}}));
 }
 
-void Worker::open_listener(tcp::acceptor acceptor, TlsContext tls) {
+void Worker::open_listener(tcp::acceptor acceptor, TlsContext tls, bool http2) {
   if (shutting_down_) return;
-  add_acceptor(std::move(acceptor), std::move(tls));
+  add_acceptor(std::move(acceptor), std::move(tls), http2);
   accept_next(*acceptors_.back());
 }
 
@@ -112,7 +115,13 @@ void Worker::accept_next(Acceptor& acceptor) {
       socket.close(ignored);  // over max_connections: refuse rather than queue unboundedly
     } else {
       ++client_count_;
-      start_client_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.tls);
+      // Plain: HTTP/1.1, which hands itself over to HTTP/2 on the preface.
+      // TLS: the ClientHello is peeked first (http2/accept.cpp).
+      if (!acceptor.tls)
+        start_client_connection(*this, shared_, std::move(socket), acceptor.peer, nullptr,
+                                acceptor.http2 ? &http2::start_h2c_connection : nullptr);
+      else
+        http2::start_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.tls, acceptor.http2);
     }
     accept_next(acceptor);
   });

@@ -79,9 +79,10 @@ class Worker {
   // Listeners: `tls` null serves plain HTTP, else HTTPS with that context.
   using TlsContext = std::shared_ptr<const tls::ServerContext>;
   // Before run(): takes an acceptor already bound and listening for this worker.
-  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls);
+  // `http2`: the listener's setting (see http2::start_connection).
+  void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls, bool http2 = true);
   // Worker thread (post it): a listener added by a reload; starts accepting.
-  void open_listener(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls);
+  void open_listener(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls, bool http2 = true);
   // Worker thread (post it): new certificates (or none) for a listener after a
   // reload. Connections accepted before keep the context they started with.
   void set_listener_tls(const boost::asio::ip::tcp::endpoint& endpoint, TlsContext tls);

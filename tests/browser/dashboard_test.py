@@ -12,9 +12,6 @@ chromedriver or selenium is missing: a browser test that cannot run must not pas
 import argparse
 import json
 import os
-import select
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,58 +19,10 @@ import time
 import urllib.error
 import urllib.request
 
-WAIT = 10  # seconds: the bound of every wait for the page or keel
-
-
-def fail(message):
-    print("FAIL: " + message, file=sys.stderr)
-    sys.exit(1)
-
-
-try:
-    from selenium import webdriver
-    from selenium.common.exceptions import TimeoutException, StaleElementReferenceException
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-except ImportError:
-    fail("python3 selenium not found: install the Debian package python3-selenium "
-         "(scripts/install-deps python3-selenium)")
-
-
-class Child:
-    """A process that prints `listening on HOST:PORT` lines on stdout; killed on exit."""
-
-    def __init__(self, argv, listening_lines=1, env=None):
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.log, env=env)
-        self.addresses = []
-        deadline = time.monotonic() + WAIT
-        buffer = b""
-        while len(self.addresses) < listening_lines:
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                self.stop()
-                fail("%s did not start listening:\n%s" % (argv[0], self.stderr()))
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(self.proc.stdout.fileno(), 4096)
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                text = line.decode()
-                if "listening on " in text:
-                    self.addresses.append(text.split("listening on ", 1)[1].strip())
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(WAIT)
-
-    def stderr(self):
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-4000:]
+from browser_support import WAIT, Child, browser, fail  # first: fails clearly without selenium
+from selenium.common.exceptions import TimeoutException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def api(admin, method, path, body=None, token=None):
@@ -128,28 +77,20 @@ class Page:
         return found[0] if found else None
 
     def cell(self, pool, address, name):
-        row = self.row(pool, address)
-        return row.find_element(By.CSS_SELECTOR, "td." + name).text if row else None
+        # Found and read in one script: the page redraws its tables every refresh, and an
+        # element found by one call can be gone (stale) by the next.
+        return self.driver.execute_script(
+            "const td = document.querySelector(arguments[0]); return td ? td.innerText.trim() : null;",
+            'section[data-pool="%s"] tbody tr[data-backend="%s"] td.%s' % (pool, address, name))
 
     def click(self, pool, address, button):
-        self.wait("a %s button for %s" % (button, address),
-                  lambda: self.row(pool, address) and self.row(pool, address).find_elements(
-                      By.CSS_SELECTOR, "button." + button))
-        self.row(pool, address).find_element(By.CSS_SELECTOR, "button." + button).click()
-
-
-def browser():
-    chromium = shutil.which("chromium")
-    chromedriver = shutil.which("chromedriver")
-    if not chromium or not chromedriver:
-        fail("chromium or chromedriver not found: install the Debian packages chromium and "
-             "chromium-driver (scripts/install-deps chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--window-size=1280,900", "--no-first-run", "--disable-extensions"):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(chromedriver), options=options)
+        def press():  # found and clicked again if a redraw made the button stale in between
+            row = self.row(pool, address)
+            buttons = row.find_elements(By.CSS_SELECTOR, "button." + button) if row else []
+            if buttons:
+                buttons[0].click()
+            return bool(buttons)
+        self.wait("a %s button for %s" % (button, address), press)
 
 
 def write_config(directory, backends, extra=""):

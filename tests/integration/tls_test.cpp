@@ -100,7 +100,7 @@ TEST(Tls, HttpsRequestReachesAPlainBackendAsHttps) {
   KeelUnderTest keel{tls_config(backend.address(), pair_yaml(tls.issue("server", {"localhost"})))};
   TlsClient client(keel.address(), tls.client());
   ASSERT_FALSE(client.connect());
-  EXPECT_EQ(client.alpn(), "http/1.1");  // offered h2 and http/1.1
+  EXPECT_EQ(client.alpn(), "http/1.1");  // offered http/1.1 (h2 clients: http2_test.cpp)
   EXPECT_EQ(client.version(), "TLSv1.3");
   const auto response = client.get("/a");
   EXPECT_EQ(response.result_int(), 200);

@@ -22,7 +22,9 @@ struct TlsClientOptions {
   std::string server_name;  // SNI and the name verified; empty: neither
   int min_version = 0;      // TLS1_2_VERSION etc.; 0: library default
   int max_version = 0;
-  std::string alpn = std::string("\x02h2\x08http/1.1", 12);  // wire format
+  // Wire format. Only http/1.1: a listener with http2 would choose h2 for a
+  // client that offers it, and this client speaks HTTP/1.1.
+  std::string alpn = std::string("\x08http/1.1", 9);
   SSL_SESSION* session = nullptr;  // to resume (not owned)
   bool allow_legacy = false;       // security level 0, for TLS 1.0/1.1 refusal tests
 };
