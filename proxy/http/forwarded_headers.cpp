@@ -72,21 +72,6 @@ bool has_connection_field(const std::vector<Field>& fields) {
 
 }  // namespace
 
-bool is_hop_by_hop(beast_http::field id) {
-  switch (id) {
-    case beast_http::field::connection:
-    case beast_http::field::keep_alive:
-    case beast_http::field::proxy_connection:
-    case beast_http::field::te:
-    case beast_http::field::trailer:
-    case beast_http::field::transfer_encoding:
-    case beast_http::field::upgrade:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool is_named_by_connection(const std::vector<Field>& fields, std::string_view name) {
   for (const Field& field : fields) {
     if (field.id != beast_http::field::connection) continue;

@@ -18,10 +18,6 @@ struct ForwardContext {
   std::string_view default_host;
 };
 
-// True for a hop-by-hop header that is never forwarded (RFC 9110 §7.6.1 plus
-// Proxy-Connection); Content-Length is re-emitted from the framing instead.
-bool is_hop_by_hop(beast_http::field id);
-
 // True when some Connection header of `fields` names `name` (case-insensitive).
 bool is_named_by_connection(const std::vector<Field>& fields, std::string_view name);
 

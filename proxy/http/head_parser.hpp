@@ -28,6 +28,24 @@ struct Field {
   std::string_view value;
 };
 
+// True for a hop-by-hop header that is never forwarded (RFC 9110 §7.6.1 plus
+// Proxy-Connection); Content-Length is re-emitted from the framing instead.
+// Inline: it runs for every field of every head.
+inline bool is_hop_by_hop(beast_http::field id) {
+  switch (id) {
+    case beast_http::field::connection:
+    case beast_http::field::keep_alive:
+    case beast_http::field::proxy_connection:
+    case beast_http::field::te:
+    case beast_http::field::trailer:
+    case beast_http::field::transfer_encoding:
+    case beast_http::field::upgrade:
+      return true;
+    default:
+      return false;
+  }
+}
+
 // How a message body is framed on the next hop.
 enum class Framing { none, length, chunked, until_close };
 
@@ -171,20 +189,7 @@ class RelayParser : public beast_http::basic_parser<isRequest> {
   }
 
   static bool is_forwardable_trailer(beast_http::field id) {
-    switch (id) {
-      case beast_http::field::connection:
-      case beast_http::field::keep_alive:
-      case beast_http::field::proxy_connection:
-      case beast_http::field::te:
-      case beast_http::field::trailer:
-      case beast_http::field::transfer_encoding:
-      case beast_http::field::upgrade:
-      case beast_http::field::content_length:
-      case beast_http::field::host:
-        return false;
-      default:
-        return true;
-    }
+    return !is_hop_by_hop(id) && id != beast_http::field::content_length && id != beast_http::field::host;
   }
 
   // A value Beast left in the input starts right after "name:" and its OWS.

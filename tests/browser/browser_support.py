@@ -6,6 +6,7 @@ A browser test that cannot run (chromium, chromedriver or selenium missing) fail
 FAIL line naming the Debian package: it must never pass unchecked.
 """
 
+import argparse
 import os
 import select
 import shutil
@@ -63,6 +64,20 @@ class Child:
     def stderr(self):
         self.log.seek(0)
         return self.log.read().decode(errors="replace")[-4000:]
+
+
+def arguments(description, extra=None):
+    """--keel and --echo (executables, checked), and what `extra(parser)` adds."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--keel", required=True)
+    parser.add_argument("--echo", required=True)
+    if extra:
+        extra(parser)
+    args = parser.parse_args()
+    for binary in (args.keel, args.echo):
+        if not os.access(binary, os.X_OK):
+            fail("%s is not an executable: build it first" % binary)
+    return args
 
 
 def browser(extra_flags=()):

@@ -9,7 +9,6 @@ Exits 0 when every check passed, 1 with a FAIL line otherwise (also when chromiu
 chromedriver or selenium is missing: a browser test that cannot run must not pass).
 """
 
-import argparse
 import json
 import os
 import sys
@@ -19,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 
-from browser_support import WAIT, Child, browser, fail  # first: fails clearly without selenium
+from browser_support import WAIT, Child, arguments, browser, fail  # first: fails clearly without selenium
 from selenium.common.exceptions import TimeoutException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -245,14 +244,8 @@ def check_token(driver, args, directory, children):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keel", required=True)
-    parser.add_argument("--echo", required=True)
-    parser.add_argument("--screenshot", help="save a picture of the page here")
-    args = parser.parse_args()
-    for binary in (args.keel, args.echo):
-        if not os.access(binary, os.X_OK):
-            fail("%s is not an executable: build it first" % binary)
+    args = arguments(__doc__.split("\n\n")[0],
+                     lambda parser: parser.add_argument("--screenshot", help="save a picture of the page here"))
 
     started = time.monotonic()
     children = []

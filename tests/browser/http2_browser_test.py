@@ -12,7 +12,6 @@ chromedriver, selenium or openssl is missing: a browser test that cannot run mus
 pass).
 """
 
-import argparse
 import base64
 import hashlib
 import json
@@ -24,7 +23,7 @@ import tempfile
 import time
 import urllib.request
 
-from browser_support import WAIT, Child, browser, fail  # first: fails clearly without selenium
+from browser_support import WAIT, Child, arguments, browser, fail  # first: fails clearly without selenium
 from selenium.common.exceptions import TimeoutException, WebDriverException
 
 UPLOAD_BYTES = 200 * 1024  # a little over three of keel's 64 KiB stream windows
@@ -205,13 +204,7 @@ def check_access_log(path, expected):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--keel", required=True)
-    parser.add_argument("--echo", required=True)
-    args = parser.parse_args()
-    for binary in (args.keel, args.echo):
-        if not os.access(binary, os.X_OK):
-            fail("%s is not an executable: build it first" % binary)
+    args = arguments(__doc__.split("\n\n")[0])
 
     started = time.monotonic()
     children = []
