@@ -86,7 +86,7 @@ asio::awaitable<std::optional<std::string>> EtcdClient::ensure_connected() {
   if (connection_ && connection_->is_open()) co_return std::nullopt;
   std::string problems;
   for (std::size_t tried = 0; tried < endpoints_.size(); ++tried) {
-    connection_ = std::make_unique<EtcdConnection>(io_, endpoints_[current_], tls_);
+    connection_ = std::make_shared<EtcdConnection>(io_, endpoints_[current_], tls_);
     auto problem = co_await connection_->connect(kEtcdConnectTimeout);
     if (!problem) co_return std::nullopt;
     append_problem(problems, endpoints_[current_].url, *problem);
@@ -111,10 +111,11 @@ asio::awaitable<EtcdReply> EtcdClient::send(std::string_view path, const std::st
   if (auto problem = co_await ensure_connected())
     co_return EtcdReply{.result = std::nullopt, .error = std::nullopt, .unreachable = *problem, .sent = false};
   std::string problem;
-  auto reply = co_await connection_->post(path, body, token_, kEtcdRequestTimeout, problem);
+  const std::shared_ptr<EtcdConnection> connection = connection_;  // alive until post() is done
+  auto reply = co_await connection->post(path, body, token_, kEtcdRequestTimeout, problem);
   if (!reply) {
-    const std::string url = connection_->endpoint().url;
-    rotate();
+    const std::string url = connection->endpoint().url;
+    if (connection_ == connection) rotate();  // else the watch loop rotated already
     co_return EtcdReply{.result = std::nullopt, .error = std::nullopt, .unreachable = url + ": " + problem,
                         .sent = problem.starts_with("no reply")};
   }

@@ -89,7 +89,9 @@ class EtcdClient {
   std::string password_;
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::size_t current_ = 0;
-  std::unique_ptr<EtcdConnection> connection_;
+  // Shared with the request in flight on it (send()): a rotate() by the watch
+  // loop, which does not take turns, closes it without freeing it under that request.
+  std::shared_ptr<EtcdConnection> connection_;
   std::string token_;
   bool busy_ = false;
   std::deque<std::shared_ptr<boost::asio::steady_timer>> waiters_;
