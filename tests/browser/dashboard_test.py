@@ -189,7 +189,9 @@ def check_without_token(driver, args, directory, children, screenshot):
                     pass
         sender = threading.Thread(target=traffic)
         sender.start()
-        time.sleep(1.5)  # a few refreshes (a picture, not a check)
+        page.wait("a request rate above zero for the picture", lambda: any(
+            text not in ("", "–", "0.0") for text in driver.execute_script(
+                "return [...document.querySelectorAll('td.rate')].map(td => td.innerText.trim());")))
         driver.save_screenshot(screenshot)
         stop.set()
         sender.join()
