@@ -198,7 +198,7 @@ class Pending final : public worker::Expirable, public worker::ClientHandle {
 
 }  // namespace
 
-void start_connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket,
+void start_tls_connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket,
                       const tcp::endpoint& peer, worker::Worker::TlsContext tls, bool http2) {
   const Route route = tls_route(socket, http2);
   if (route == Route::wait || route == Route::partial) {

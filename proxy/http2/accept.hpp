@@ -16,7 +16,7 @@ namespace keel::http2 {
 // come with the connection, so most connections cost one recv(MSG_PEEK) and
 // nothing else; only one whose bytes have not arrived yet waits (under
 // timeouts.client_header).
-void start_connection(worker::Worker& worker, worker::SharedState& shared, boost::asio::ip::tcp::socket socket,
+void start_tls_connection(worker::Worker& worker, worker::SharedState& shared, boost::asio::ip::tcp::socket socket,
                       const boost::asio::ip::tcp::endpoint& peer, worker::Worker::TlsContext tls, bool http2);
 
 }  // namespace keel::http2

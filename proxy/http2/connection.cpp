@@ -48,7 +48,7 @@ void StreamTask::reset() {
   request_body_bytes = 0;
   unconsumed = 0;
   request_body_done = chunked_upload = cancelled = body_cancelled = body_too_large = false;
-  response_has_body = reset_sent = false;
+  reset_sent = false;
 }
 
 Connection::Connection(worker::Worker& worker, worker::SharedState& shared, tcp::socket socket, std::string client_ip,

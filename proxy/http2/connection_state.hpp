@@ -58,7 +58,6 @@ class StreamTask final : public worker::ExchangeClient {
   bool cancelled = false;        // the client reset the stream, or the connection died
   bool body_cancelled = false;   // the exchange gave up the request body
   bool body_too_large = false;
-  bool response_has_body = false;  // the response HEADERS did not end the stream
   bool reset_sent = false;
   boost::asio::steady_timer body_ready;  // the upload waits for DATA
   boost::asio::steady_timer room;        // the response relay waits for the client to read

@@ -1,6 +1,6 @@
-// What a new client connection speaks, told from its first bytes before any
-// is consumed (they are peeked): the HTTP/2 connection preface on a plain
-// listener (h2c with prior knowledge, RFC 9113 §3.3), or plain HTTP sent to a
+// What a new client connection speaks, told from its first bytes: the HTTP/2
+// connection preface on a plain listener (h2c with prior knowledge, RFC 9113
+// §3.3; in the bytes the HTTP/1.1 connection read), or plain HTTP sent to a
 // TLS listener (answered with a 400 in plain HTTP, as nginx does, rather than
 // a failed handshake the client cannot explain). Pure.
 #pragma once
@@ -13,7 +13,7 @@ namespace keel::http2 {
 inline constexpr std::string_view kConnectionPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 enum class FirstBytes {
-  need_more,   // a strict prefix of the preface so far: peek again
+  need_more,   // a strict prefix of the preface so far: read or peek on
   http1,       // anything else on a plain listener
   http2,       // the whole preface
   tls,         // a TLS record (or anything that is not plain HTTP) on a TLS listener

@@ -134,7 +134,7 @@ std::optional<Refusal> begin_exchange(Connection& connection, StreamTask& task,
 void end_stream(Connection& connection, StreamTask& task, const worker::ExchangeResult& result) {
   switch (result.outcome) {
     case worker::Outcome::complete:
-      if (task.response_has_body) {
+      if (!task.stream->response_body_done) {  // the HEADERS did not end the stream
         connection.session().finish_response_body(*task.stream);
         connection.wake_writer();
       }
@@ -184,13 +184,13 @@ void StreamTask::encode_head(const http::ResponseParser& response, const http::R
     length = framing.content_length;
   else if (framing.pass_content_length && response.content_length())
     length = *response.content_length();
-  response_has_body = framing.framing == http::Framing::until_close ||
-                      (framing.framing == http::Framing::length && framing.content_length > 0);
+  const bool has_body = framing.framing == http::Framing::until_close ||
+                        (framing.framing == http::Framing::length && framing.content_length > 0);
   Stream& s = *stream;
   const int status = response.status();
   make_response_headers(s.response_nva, s.response_names, s.status_text, s.length_text,
                         {.status = status, .fields = &buffers->response_fields, .content_length = length});
-  connection->session().submit_response(s, status, s.response_nva, response_has_body);
+  connection->session().submit_response(s, status, s.response_nva, has_body);
   connection->wake_writer();
 }
 

@@ -121,7 +121,7 @@ void Worker::accept_next(Acceptor& acceptor) {
         start_client_connection(*this, shared_, std::move(socket), acceptor.peer, nullptr,
                                 acceptor.http2 ? &http2::start_h2c_connection : nullptr);
       else
-        http2::start_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.tls, acceptor.http2);
+        http2::start_tls_connection(*this, shared_, std::move(socket), acceptor.peer, acceptor.tls, acceptor.http2);
     }
     accept_next(acceptor);
   });

@@ -79,7 +79,7 @@ class Worker {
   // Listeners: `tls` null serves plain HTTP, else HTTPS with that context.
   using TlsContext = std::shared_ptr<const tls::ServerContext>;
   // Before run(): takes an acceptor already bound and listening for this worker.
-  // `http2`: the listener's setting (see http2::start_connection).
+  // `http2`: the listener's setting (see start_client_connection and http2::start_tls_connection).
   void add_acceptor(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls, bool http2 = true);
   // Worker thread (post it): a listener added by a reload; starts accepting.
   void open_listener(boost::asio::ip::tcp::acceptor acceptor, TlsContext tls, bool http2 = true);
